@@ -1,0 +1,94 @@
+import pytest
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Cheap Argon2 in tests; production cost is in settings.OMBUD_ARGON2.
+    settings.OMBUD_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+    settings.PASSWORD_HASHERS = ["ombud.lib.testing.FastArgon2PasswordHasher"]
+    settings.SECURE_SSL_REDIRECT = False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _test_cookies(settings):
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+PASSWORD = "correct horse battery staple"  # noqa: S105 - the test cast's password
+
+
+@pytest.fixture
+def people(db):
+    """The cast every access test reads like a sentence with:
+    alice chairs org A; bob and dave respond in org A; charlie chairs org B."""
+    from ombud.accounts.models import Membership, Role
+    from ombud.accounts.services import user_create
+    from ombud.orgs.models import Event
+    from ombud.orgs.services import organisation_create
+
+    alice = user_create(email="alice@a.example", password=PASSWORD, display_name="Alice")
+    bob = user_create(email="bob@a.example", password=PASSWORD, display_name="Bob")
+    dave = user_create(email="dave@a.example", password=PASSWORD, display_name="Dave")
+    charlie = user_create(email="charlie@b.example", password=PASSWORD, display_name="Charlie")
+    org_a, kit_a = organisation_create(name="Org A", slug="org-a", chair=alice)
+    org_b, kit_b = organisation_create(name="Org B", slug="org-b", chair=charlie)
+    for user in (bob, dave):
+        Membership.objects.create(user=user, organisation=org_a, role=Role.RESPONDER)
+    event_a = Event.objects.create(
+        organisation=org_a,
+        name="PyConf A",
+        slug="pyconf",
+        emergency_number="112",
+        crisis_line="+1 555 0100",
+        venue_security="Desk in the lobby",
+    )
+    event_b = Event.objects.create(organisation=org_b, name="Meetup B", slug="meetup")
+
+    class People:
+        pass
+
+    p = People()
+    p.__dict__.update(
+        alice=alice,
+        bob=bob,
+        dave=dave,
+        charlie=charlie,
+        org_a=org_a,
+        org_b=org_b,
+        kit_a=kit_a,
+        kit_b=kit_b,
+        event_a=event_a,
+        event_b=event_b,
+    )
+    return p
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in through the real login form, so the session holds the
+    sealed private key and the key cookie is set."""
+
+    def do_login(user, password=PASSWORD):
+        response = client.post("/accounts/login/", {"username": user.email, "password": password})
+        assert response.status_code == 302, "login failed"
+        return client
+
+    return do_login
+
+
+@pytest.fixture
+def submit_report(client):
+    """Submit through the public form; returns (case, receipt)."""
+    from ombud.cases.models import Case
+
+    def do_submit(event, **fields):
+        data = {"description": "Something happened.", "consent_public": "no", **fields}
+        response = client.post(event.get_report_url(), data)
+        assert response.status_code == 200, response.content[:2000]
+        receipt = response.context["receipt"]
+        return Case.objects.get(pk=response.context["case"].pk), receipt
+
+    return do_submit

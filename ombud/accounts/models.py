@@ -1,0 +1,47 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A staff account. Its X25519 private key is stored only inside a
+    SecretBox under an Argon2id key derived from the password (DESIGN §5)."""
+
+    email = models.EmailField(unique=True)
+    display_name = models.CharField(max_length=150, blank=True)
+    public_key = models.BinaryField(max_length=32, null=True)
+    private_key_box = models.BinaryField(null=True)
+    key_salt = models.BinaryField(max_length=16, null=True)
+    key_params = models.JSONField(null=True)
+
+    def __str__(self):
+        return self.display_name or self.email
+
+    @property
+    def has_keys(self) -> bool:
+        return self.public_key is not None
+
+
+class Role(models.TextChoices):
+    CHAIR = "chair", "Chair"
+    RESPONDER = "responder", "Responder"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.RESPONDER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="membership_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()}, {self.organisation})"
+
+    @property
+    def is_chair(self) -> bool:
+        return self.role == Role.CHAIR

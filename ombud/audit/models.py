@@ -1,0 +1,51 @@
+import hashlib
+import json
+
+from django.db import models
+
+from ombud.audit.types import AuditType
+
+GENESIS = "0" * 64
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained per organisation. Holds no report content.
+
+    Actor and case are plain ids, not foreign keys: the chain must stay
+    verifiable after a user leaves or a case is shredded."""
+
+    organisation = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT)
+    seq = models.PositiveBigIntegerField()
+    type = models.PositiveIntegerField(choices=AuditType.choices)
+    actor_id = models.BigIntegerField(null=True)
+    case_id = models.UUIDField(null=True)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "seq"], name="audit_seq_unique")
+        ]
+        ordering = ["organisation_id", "seq"]
+
+    def __str__(self):
+        return f"#{self.seq} {self.get_type_display()}"
+
+    def compute_hash(self) -> str:
+        body = json.dumps(
+            {
+                "org": self.organisation_id,
+                "seq": self.seq,
+                "type": int(self.type),
+                "actor": self.actor_id,
+                "case": str(self.case_id) if self.case_id else None,
+                "data": self.data,
+                "at": self.created_at.isoformat(),
+                "prev": self.prev_hash,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(body.encode()).hexdigest()

@@ -1,0 +1,51 @@
+from django.db import transaction
+from django.utils import timezone
+
+from ombud.audit.models import GENESIS, AuditEvent
+from ombud.audit.types import AuditType
+
+
+def audit_log(*, organisation, type: AuditType, actor=None, case=None, data=None) -> AuditEvent:
+    """Append one event to the organisation's chain. Call inside the service's
+    transaction: the organisation row is locked so two writers cannot fork the
+    chain, and the event commits or rolls back with the change it records."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_log must run inside the service's transaction")
+    from ombud.orgs.models import Organisation
+
+    Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+    last = (
+        AuditEvent.objects.filter(organisation=organisation)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    event = AuditEvent(
+        organisation=organisation,
+        seq=seq,
+        type=type,
+        actor_id=getattr(actor, "pk", None),
+        case_id=getattr(case, "pk", None),
+        data=data or {},
+        created_at=timezone.now(),
+        prev_hash=prev_hash,
+    )
+    event.hash = event.compute_hash()
+    event.save(force_insert=True)
+    return event
+
+
+def audit_verify(*, organisation) -> list[str]:
+    """Return the problems found in one organisation's chain (empty = intact)."""
+    problems = []
+    prev_hash, expected_seq = GENESIS, 1
+    for event in AuditEvent.objects.filter(organisation=organisation).order_by("seq").iterator():
+        if event.seq != expected_seq:
+            problems.append(f"event {expected_seq} is missing (found {event.seq})")
+        if event.prev_hash != prev_hash:
+            problems.append(f"event {event.seq} does not link to the event before it")
+        if event.compute_hash() != event.hash:
+            problems.append(f"event {event.seq} was altered after it was written")
+        prev_hash, expected_seq = event.hash, event.seq + 1
+    return problems

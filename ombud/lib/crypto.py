@@ -1,0 +1,243 @@
+"""Every cryptographic construction Ombud uses, in one place (DESIGN §5).
+
+Only PyNaCl, cryptography and argon2-cffi primitives are used; this module just
+names the constructions and fixes their parameters. Nothing here logs, and no
+exception raised here carries key material or plaintext.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+import argon2.low_level
+import nacl.bindings
+import nacl.exceptions
+import nacl.public
+import nacl.secret
+import nacl.utils
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+FIELD_VERSION = 1
+KEY_BYTES = 32
+
+
+class DecryptionError(Exception):
+    """A ciphertext could not be opened: wrong key, wrong context or tampered."""
+
+    def __init__(self):
+        super().__init__("decryption failed")
+
+
+class RecoveryKitError(ValueError):
+    """A recovery kit text is malformed, truncated or for another organisation."""
+
+
+def data_key_new() -> bytes:
+    return nacl.utils.random(KEY_BYTES)
+
+
+# --- field encryption -------------------------------------------------------
+
+
+def _field_aad(case_id, field: str) -> bytes:
+    return f"{case_id}|{field}|{FIELD_VERSION}".encode()
+
+
+def field_encrypt(data_key: bytes, plaintext: bytes, *, case_id, field: str) -> bytes:
+    """XChaCha20-Poly1305 with `case id|field|version` as associated data, so a
+    ciphertext cannot be moved to another field or another case."""
+    nonce = nacl.utils.random(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext, _field_aad(case_id, field), nonce, data_key
+    )
+    return bytes([FIELD_VERSION]) + nonce + ciphertext
+
+
+def field_decrypt(data_key: bytes, blob: bytes, *, case_id, field: str) -> bytes:
+    blob = bytes(blob)
+    if not blob or blob[0] != FIELD_VERSION:
+        raise DecryptionError
+    nonce_len = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+    nonce, ciphertext = blob[1 : 1 + nonce_len], blob[1 + nonce_len :]
+    try:
+        return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            ciphertext, _field_aad(case_id, field), nonce, data_key
+        )
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise DecryptionError from None
+
+
+def json_encrypt(data_key: bytes, value, *, case_id, field: str) -> bytes:
+    plaintext = json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+    return field_encrypt(data_key, plaintext, case_id=case_id, field=field)
+
+
+def json_decrypt(data_key: bytes, blob: bytes, *, case_id, field: str):
+    return json.loads(field_decrypt(data_key, blob, case_id=case_id, field=field))
+
+
+# --- key pairs and wrapping -------------------------------------------------
+
+
+def keypair_new() -> tuple[bytes, bytes]:
+    """Return (public key, private key) of a new X25519 key pair."""
+    private = nacl.public.PrivateKey.generate()
+    return bytes(private.public_key), bytes(private)
+
+
+def data_key_seal(public_key: bytes, data_key: bytes) -> bytes:
+    """Wrap a case key for one holder; anyone can wrap, only the holder can open."""
+    return nacl.public.SealedBox(nacl.public.PublicKey(bytes(public_key))).encrypt(data_key)
+
+
+def data_key_unseal(private_key: bytes, wrapped: bytes) -> bytes:
+    try:
+        return nacl.public.SealedBox(nacl.public.PrivateKey(bytes(private_key))).decrypt(
+            bytes(wrapped)
+        )
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise DecryptionError from None
+
+
+def secretbox_seal(key: bytes, plaintext: bytes) -> bytes:
+    return bytes(nacl.secret.SecretBox(key).encrypt(plaintext))
+
+
+def secretbox_open(key: bytes, blob: bytes) -> bytes:
+    try:
+        return nacl.secret.SecretBox(key).decrypt(bytes(blob))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise DecryptionError from None
+
+
+# --- responder private key under the password -------------------------------
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    time_cost: int
+    memory_cost: int  # KiB
+    parallelism: int
+
+    @classmethod
+    def current(cls) -> "Argon2Params":
+        return cls(**settings.OMBUD_ARGON2)
+
+    def as_dict(self) -> dict:
+        return {
+            "time_cost": self.time_cost,
+            "memory_cost": self.memory_cost,
+            "parallelism": self.parallelism,
+        }
+
+
+def _password_key(password: str, salt: bytes, params: Argon2Params) -> bytes:
+    return argon2.low_level.hash_secret_raw(
+        password.encode(),
+        bytes(salt),
+        time_cost=params.time_cost,
+        memory_cost=params.memory_cost,
+        parallelism=params.parallelism,
+        hash_len=KEY_BYTES,
+        type=argon2.low_level.Type.ID,
+    )
+
+
+def private_key_lock(private_key: bytes, password: str) -> tuple[bytes, bytes, dict]:
+    """Encrypt a private key under an Argon2id key from the password.
+
+    Returns (box, salt, params); the cost parameters are stored beside the box
+    so they can be raised later without breaking existing keys."""
+    salt = secrets.token_bytes(16)
+    params = Argon2Params.current()
+    box = secretbox_seal(_password_key(password, salt, params), private_key)
+    return box, salt, params.as_dict()
+
+
+def private_key_unlock(box: bytes, password: str, salt: bytes, params: dict) -> bytes:
+    return secretbox_open(_password_key(password, salt, Argon2Params(**params)), box)
+
+
+# --- server-side pepper derivations ----------------------------------------
+
+
+def _hkdf(key_material: bytes, *, salt: bytes | None, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=info).derive(
+        key_material
+    )
+
+
+def pepper_key(purpose: str) -> bytes:
+    """A key for one purpose derived from the pepper, which is never in the database."""
+    return _hkdf(settings.OMBUD_PEPPER.encode(), salt=None, info=b"ombud:" + purpose.encode())
+
+
+# --- receipts ---------------------------------------------------------------
+
+RECEIPT_BYTES = 20  # 160 bits, shown as 32 base32 characters in 8 groups of 4
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def receipt_new() -> str:
+    raw = base64.b32encode(secrets.token_bytes(RECEIPT_BYTES)).decode()
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def receipt_normalise(receipt: str) -> str:
+    """Upper-case, drop separators and spaces, read 0/1/8 as O/I/B (they do not occur)."""
+    text = "".join(ch for ch in receipt.upper() if ch not in "- \t\r\n")
+    return text.translate(str.maketrans("018", "OIB"))
+
+
+def receipt_lookup(receipt: str) -> bytes:
+    """Keyed hash under which the case is found; a stolen database gives no receipts."""
+    return hmac.new(
+        pepper_key("receipt-lookup"), receipt_normalise(receipt).encode(), hashlib.sha256
+    ).digest()
+
+
+def receipt_wrap_key(receipt: str, salt: bytes) -> bytes:
+    return _hkdf(receipt_normalise(receipt).encode(), salt=bytes(salt), info=b"ombud:receipt-wrap")
+
+
+# --- organisation recovery kit ----------------------------------------------
+
+KIT_PREFIX = "OMBUD-RECOVERY-1"
+
+
+def _kit_checksum(org_id: int, private_key: bytes) -> bytes:
+    return hashlib.sha256(f"{KIT_PREFIX}|{org_id}|".encode() + private_key).digest()[:4]
+
+
+def recovery_kit_encode(org_id: int, private_key: bytes) -> str:
+    body = base64.b32encode(private_key + _kit_checksum(org_id, private_key)).decode().rstrip("=")
+    groups = " ".join(body[i : i + 4] for i in range(0, len(body), 4))
+    return f"{KIT_PREFIX} ORG-{org_id} {groups}"
+
+
+def recovery_kit_decode(text: str, *, org_id: int) -> bytes:
+    """Return the private key in a kit, or raise RecoveryKitError with a reason a
+    person can act on (never the key)."""
+    parts = text.split()
+    if len(parts) < 3 or parts[0] != KIT_PREFIX or not parts[1].startswith("ORG-"):
+        raise RecoveryKitError("This is not an Ombud recovery kit.")
+    if parts[1] != f"ORG-{org_id}":
+        raise RecoveryKitError("This recovery kit belongs to another organisation.")
+    body = "".join(parts[2:]).upper()
+    if any(ch not in _B32 for ch in body):
+        raise RecoveryKitError("The recovery kit contains characters that do not belong in it.")
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except ValueError:
+        raise RecoveryKitError("The recovery kit is incomplete.") from None
+    if len(raw) != KEY_BYTES + 4:
+        raise RecoveryKitError("The recovery kit is incomplete.")
+    private_key, checksum = raw[:KEY_BYTES], raw[KEY_BYTES:]
+    if not hmac.compare_digest(checksum, _kit_checksum(org_id, private_key)):
+        raise RecoveryKitError("The recovery kit has a typo: its checksum does not match.")
+    return private_key

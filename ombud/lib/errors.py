@@ -1,0 +1,3 @@
+class ServiceError(Exception):
+    """A write refused for a reason the person can act on; the message is shown
+    to them, so it never carries report content, keys or receipts."""

@@ -1,0 +1,29 @@
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from ombud.orgs import selectors as org_selectors
+
+
+def staff_view(permission: str = "orgs.view_staff_area"):
+    """Decorate a staff view taking `org_slug`: the caller must be logged in
+    and a member of that organisation (else 404, so other organisations'
+    staff learn nothing), and hold `permission` on it (else 403). The view
+    receives the Organisation instead of the slug."""
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, org_slug, *args, **kwargs):
+            organisation = org_selectors.organisation_get(slug=org_slug)
+            if not request.user.has_perm("orgs.view_staff_area", organisation):
+                raise Http404("No such organisation.")
+            if not request.user.has_perm(permission, organisation):
+                raise PermissionDenied("Only the chair can do this.")
+            return view(request, organisation, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

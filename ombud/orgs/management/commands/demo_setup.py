@@ -1,0 +1,58 @@
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from ombud.accounts.models import Membership, Role
+from ombud.accounts.services import user_create
+from ombud.orgs.models import Event, Organisation
+from ombud.orgs.services import organisation_create
+
+DEMO_ORG = "demo"
+PEOPLE = [
+    ("chair@demo.example", "Casey Chair", Role.CHAIR),
+    ("riley@demo.example", "Riley Responder", Role.RESPONDER),
+    ("sam@demo.example", "Sam Responder", Role.RESPONDER),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo organisation, event, chair and two responders (once)."
+
+    def handle(self, *args, **options):
+        if Organisation.objects.filter(slug=DEMO_ORG).exists():
+            self.stdout.write(
+                "Demo organisation exists; its logins were printed when it was created "
+                "(delete var/ to start over)."
+            )
+            return
+        passwords = {email: "demo-" + secrets.token_urlsafe(9) for email, _, _ in PEOPLE}
+        with transaction.atomic():
+            users = [
+                user_create(email=email, password=passwords[email], display_name=name)
+                for email, name, _ in PEOPLE
+            ]
+            organisation, kit = organisation_create(
+                name="Demo Python Meetup", slug=DEMO_ORG, chair=users[0]
+            )
+            for user, (_, _, role) in zip(users[1:], PEOPLE[1:], strict=True):
+                Membership.objects.create(user=user, organisation=organisation, role=role)
+            Event.objects.create(
+                organisation=organisation,
+                name="Monthly meetup",
+                slug="meetup",
+                team_email="conduct@demo.example",
+                emergency_number="112 (placeholder: set your country's number)",
+                crisis_line="+00 000 000 000 (placeholder crisis line)",
+                non_emergency_number="+00 000 000 001 (placeholder)",
+                venue_security="Front desk, ground floor (placeholder)",
+            )
+        self.stdout.write(self.style.SUCCESS("Demo organisation “Demo Python Meetup” created."))
+        self.stdout.write("Report form: http://127.0.0.1:8000/demo/meetup/report/")
+        self.stdout.write("Staff login: http://127.0.0.1:8000/accounts/login/  (shown once):")
+        for email, name, role in PEOPLE:
+            self.stdout.write(f"  {role.label:<10} {email:<22} {passwords[email]}   ({name})")
+        self.stdout.write(
+            "Recovery kit of the demo organisation (shown once; a real chair prints it):"
+        )
+        self.stdout.write(f"  {kit}")

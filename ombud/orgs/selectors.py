@@ -1,0 +1,43 @@
+from django.shortcuts import get_object_or_404
+
+from ombud.accounts.models import Membership
+from ombud.orgs.models import Event, Organisation
+
+
+def organisation_get(*, slug: str) -> Organisation:
+    return get_object_or_404(Organisation, slug=slug)
+
+
+def event_get_public(*, organisation, slug: str) -> Event:
+    """An event of this organisation that takes reports, or 404."""
+    return get_object_or_404(Event, organisation=organisation, slug=slug, accepts_reports=True)
+
+
+def events_public(*, organisation):
+    return Event.objects.filter(organisation=organisation, accepts_reports=True)
+
+
+def events_for_staff(*, organisation):
+    return Event.objects.filter(organisation=organisation)
+
+
+def event_get_for_staff(*, organisation, slug: str) -> Event:
+    return get_object_or_404(Event, organisation=organisation, slug=slug)
+
+
+def members(*, organisation):
+    return (
+        Membership.objects.filter(organisation=organisation)
+        .select_related("user")
+        .order_by("user__display_name", "user__email")
+    )
+
+
+def member_get(*, organisation, pk: int) -> Membership:
+    return get_object_or_404(
+        Membership.objects.select_related("user"), organisation=organisation, pk=pk
+    )
+
+
+def memberships_of(*, user):
+    return Membership.objects.filter(user=user).select_related("organisation")

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from ombud.orgs import views
+
+urlpatterns = [
+    path("<slug:org_slug>/staff/events/", views.event_list, name="event-list"),
+    path("<slug:org_slug>/staff/events/new/", views.event_edit, name="event-create"),
+    path("<slug:org_slug>/staff/events/<slug:slug>/", views.event_edit, name="event-edit"),
+    path("<slug:org_slug>/staff/team/", views.team, name="team"),
+    path("<slug:org_slug>/staff/team/add/", views.member_add_view, name="member-add"),
+    path("<slug:org_slug>/staff/team/<int:pk>/role/", views.member_role, name="member-role"),
+]

@@ -1,0 +1,108 @@
+import secrets
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from ombud.accounts.services import member_add, member_role_change
+from ombud.lib.errors import ServiceError
+from ombud.lib.staff import staff_view
+from ombud.orgs import selectors
+from ombud.orgs.forms import EventForm, MemberAddForm, MemberRoleForm
+from ombud.orgs.services import event_create, event_update
+
+
+@staff_view("orgs.manage_events")
+@require_http_methods(["GET", "HEAD"])
+def event_list(request, organisation):
+    events = selectors.events_for_staff(organisation=organisation)
+    return render(request, "orgs/event_list.html", {"organisation": organisation, "events": events})
+
+
+@staff_view("orgs.manage_events")
+@require_http_methods(["GET", "HEAD", "POST"])
+def event_edit(request, organisation, slug=None):
+    event = selectors.event_get_for_staff(organisation=organisation, slug=slug) if slug else None
+    form = EventForm(request.POST or None, instance=event, organisation=organisation)
+    if request.method == "POST" and form.is_valid():
+        if event is None:
+            event = event_create(actor=request.user, organisation=organisation, **form.cleaned_data)
+            messages.success(request, f"Event “{event.name}” created.")
+        else:
+            event = event_update(actor=request.user, event=event, **form.cleaned_data)
+            messages.success(request, f"Event “{event.name}” saved.")
+        return redirect("event-list", organisation.slug)
+    return render(
+        request,
+        "orgs/event_form.html",
+        {"organisation": organisation, "form": form, "event": event},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view("orgs.manage_team")
+@require_http_methods(["GET", "HEAD"])
+def team(request, organisation):
+    return render(
+        request,
+        "orgs/team.html",
+        {"organisation": organisation, "members": selectors.members(organisation=organisation)},
+    )
+
+
+@never_cache
+@staff_view("orgs.manage_team")
+@require_http_methods(["GET", "HEAD", "POST"])
+def member_add_view(request, organisation):
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        # A first password for a new account, shown once to the chair to hand over.
+        password = "-".join(secrets.token_hex(3) for _ in range(4))
+        try:
+            membership = member_add(
+                actor=request.user,
+                organisation=organisation,
+                password=password,
+                **form.cleaned_data,
+            )
+        except ServiceError as e:
+            form.add_error("email", str(e))
+        else:
+            new_account = membership.user.check_password(password)
+            return render(
+                request,
+                "orgs/member_added.html",
+                {
+                    "organisation": organisation,
+                    "membership": membership,
+                    "password": password if new_account else None,
+                },
+            )
+    return render(
+        request,
+        "orgs/member_add.html",
+        {"organisation": organisation, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view("orgs.manage_team")
+@require_http_methods(["POST"])
+def member_role(request, organisation, pk):
+    membership = selectors.member_get(organisation=organisation, pk=pk)
+    form = MemberRoleForm(request.POST, instance=membership)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+        return redirect("team", organisation.slug)
+    try:
+        member_role_change(
+            actor=request.user, membership=membership, role=form.cleaned_data["role"]
+        )
+    except ServiceError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(
+            request, f"{membership.user} is now {membership.get_role_display().lower()}."
+        )
+    return redirect("team", organisation.slug)
