@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "ombud.orgs",
     "ombud.cases",
     "ombud.intake",
+    "ombud.notify",
+    "ombud.portal",
 ]
 
 MIDDLEWARE = [
@@ -173,6 +175,13 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Receipt guessing is throttled before any hashing: per client address and
+# across all clients, per 10 minutes. Staff pages are never throttled by it.
+OMBUD_RECEIPT_TRIES_PER_IP = envint("OMBUD_RECEIPT_TRIES_PER_IP", 10)
+OMBUD_RECEIPT_TRIES_GLOBAL = envint("OMBUD_RECEIPT_TRIES_GLOBAL", 600)
+OMBUD_RECEIPT_WINDOW_SECONDS = 600
+PORTAL_COOKIE = "ombud_portal"
 
 # A report form of all fields, full, is far below this; larger bodies get a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

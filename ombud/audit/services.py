@@ -33,6 +33,9 @@ def audit_log(*, organisation, type: AuditType, actor=None, case=None, data=None
     )
     event.hash = event.compute_hash()
     event.save(force_insert=True)
+    Organisation.objects.filter(pk=organisation.pk).update(
+        audit_head_seq=event.seq, audit_head_hash=event.hash
+    )
     return event
 
 
@@ -48,4 +51,14 @@ def audit_verify(*, organisation) -> list[str]:
         if event.compute_hash() != event.hash:
             problems.append(f"event {event.seq} was altered after it was written")
         prev_hash, expected_seq = event.hash, event.seq + 1
+    from ombud.orgs.models import Organisation
+
+    head_seq, head_hash = Organisation.objects.values_list("audit_head_seq", "audit_head_hash").get(
+        pk=organisation.pk
+    )
+    last_seq = expected_seq - 1
+    if head_seq != last_seq:
+        problems.append(f"the log ends at event {last_seq}, but {head_seq} events were written")
+    elif last_seq and head_hash != prev_hash:
+        problems.append(f"event {last_seq} is not the event that was written last")
     return problems

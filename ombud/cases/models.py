@@ -18,6 +18,14 @@ class Status(models.TextChoices):
     APPEALED = "appealed", "Appealed"
 
 
+REPORTER_STATUS = {
+    Status.NEW: "received",
+    Status.DECIDED: "the team has decided",
+    Status.FOLLOWED_UP: "the team has decided",
+    Status.CLOSED: "closed",
+}
+
+
 class Channel(models.TextChoices):
     WEB = "web", "Web form"
     IN_PERSON = "in_person", "In person"
@@ -41,6 +49,13 @@ class Case(models.Model):
     receipt_lookup = models.BinaryField(max_length=32, null=True, unique=True)
     receipt_salt = models.BinaryField(max_length=16, null=True)
     receipt_wrap = models.BinaryField(null=True)
+    # Reporters who left an email can ask for a new receipt: found by a keyed
+    # hash of the address, the case key wrapped under a key derived from it.
+    reporter_email_lookup = models.BinaryField(max_length=32, null=True, db_index=True)
+    reporter_email_salt = models.BinaryField(max_length=16, null=True)
+    reporter_email_wrap = models.BinaryField(null=True)
+    followup_due_at = models.DateTimeField(null=True)
+    followed_up_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [
@@ -50,6 +65,27 @@ class Case(models.Model):
 
     def __str__(self):
         return f"Case {self.number}"
+
+    @property
+    def reporter_reachable(self) -> bool:
+        """Someone can receive the follow-up: by receipt or by contact details."""
+        return self.receipt_lookup is not None or self.reporter_contact_available
+
+    @property
+    def followup_overdue(self) -> bool:
+        from django.utils import timezone
+
+        return (
+            self.reporter_reachable
+            and self.followed_up_at is None
+            and self.followup_due_at is not None
+            and self.followup_due_at < timezone.now()
+        )
+
+    @property
+    def reporter_status(self) -> str:
+        """The case status in the words a reporter sees."""
+        return REPORTER_STATUS.get(self.status, "the team is reviewing it")
 
 
 class Submission(models.Model):
@@ -113,3 +149,56 @@ class Exclusion(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.get_reason_display().lower()} from case {self.case.number}"
+
+
+class Message(models.Model):
+    """One message in the thread with the reporter. The body is encrypted
+    under the case key like the report itself."""
+
+    class Direction(models.TextChoices):
+        FROM_REPORTER = "from_reporter", "From the reporter"
+        TO_REPORTER = "to_reporter", "To the reporter"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=20, choices=Direction.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_followup = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    body = models.BinaryField()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.get_direction_display()} on case {self.case.number}"
+
+    @property
+    def body_field(self) -> str:
+        return f"message/{self.id}/body"
+
+
+class PublicStatementConsent(models.TextChoices):
+    NO = "no", "Not at all"
+    ANONYMOUS = "anonymous", "Anonymously"
+    NAMED = "named", "With my name"
+
+
+class ConsentRecord(models.Model):
+    """The reporter's consent, as given at submission and as changed later.
+    Each change is a new row, so the history and its dates are kept; the
+    newest row is in force."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="consents")
+    may_contact = models.BooleanField()
+    public_statement = models.CharField(max_length=20, choices=PublicStatementConsent.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"Consent on case {self.case.number} from {self.created_at:%Y-%m-%d}"

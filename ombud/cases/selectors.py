@@ -4,7 +4,7 @@ Grant: a case without a grant does not exist for that person (404)."""
 from django.db.models import Count
 from django.http import Http404
 
-from ombud.cases.models import Case, Exclusion, Grant
+from ombud.cases.models import Case, ConsentRecord, Exclusion, Grant
 
 
 def cases_for_responder(*, user, organisation):
@@ -50,3 +50,8 @@ def case_exclusions(*, case):
 
 def case_team_with_access(*, case):
     return Grant.objects.filter(case=case).select_related("user").order_by("created_at")
+
+
+def case_consents(*, case):
+    """The reporter's consent records, newest (the one in force) first."""
+    return ConsentRecord.objects.filter(case=case)

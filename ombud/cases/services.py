@@ -2,18 +2,46 @@
 transaction, writes its audit event and schedules side effects on commit."""
 
 import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
 
 from ombud.accounts.models import Membership
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
-from ombud.cases.models import Case, Channel, Exclusion, Grant, Submission
+from ombud.cases.models import (
+    Case,
+    Channel,
+    ConsentRecord,
+    Exclusion,
+    Grant,
+    Message,
+    PublicStatementConsent,
+    Submission,
+)
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.notify.services import outbox_email
 from ombud.orgs.models import Organisation
+
+MESSAGE_MAX = 20_000
+
+
+def contact_email(contact: str) -> str | None:
+    """The reporter's contact if it is an email address we can write to."""
+    contact = (contact or "").strip()
+    try:
+        validate_email(contact)
+    except ValidationError:
+        return None
+    return contact
 
 
 def case_submit(
@@ -39,6 +67,7 @@ def case_submit(
     data_key = crypto.data_key_new()
     receipt = crypto.receipt_new()
     receipt_salt = secrets.token_bytes(16)
+    email = contact_email(content.get("reporter_contact", ""))
 
     with transaction.atomic():
         # Lock the organisation so case numbers are allocated one at a time.
@@ -57,8 +86,20 @@ def case_submit(
             receipt_wrap=crypto.secretbox_seal(
                 crypto.receipt_wrap_key(receipt, receipt_salt), data_key
             ),
+            followup_due_at=timezone.now() + timedelta(days=organisation.followup_days),
         )
+        if email:
+            case.reporter_email_salt = secrets.token_bytes(16)
+            case.reporter_email_lookup = crypto.email_lookup(email)
+            case.reporter_email_wrap = crypto.secretbox_seal(
+                crypto.email_wrap_key(email, case.reporter_email_salt), data_key
+            )
         case.save(force_insert=True)
+        ConsentRecord.objects.create(
+            case=case,
+            may_contact=bool(content.get("consent_contact")),
+            public_statement=content.get("consent_public") or PublicStatementConsent.NO,
+        )
         submission = Submission(case=case, kind=Submission.Kind.REPORT)
         submission.content = crypto.json_encrypt(
             data_key, content, case_id=case.pk, field=submission.content_field
@@ -112,18 +153,119 @@ def case_data_key(*, actor, case, private_key: bytes) -> bytes:
     return crypto.data_key_unseal(private_key, grant.wrapped_key)
 
 
-def case_content_read(*, actor, case, private_key: bytes) -> list[tuple[Submission, dict]]:
-    """Decrypt what the reporter wrote. Every read is an audit event."""
+@dataclass
+class CaseContent:
+    submissions: list[tuple[Submission, dict]]
+    messages: list[tuple[Message, str]]
+
+    @property
+    def report(self) -> dict:
+        return self.submissions[0][1] if self.submissions else {}
+
+
+def case_content_decrypt(*, case, data_key: bytes) -> CaseContent:
+    """Everything the reporter and the team wrote on a case, decrypted."""
+    return CaseContent(
+        submissions=[
+            (s, crypto.json_decrypt(data_key, s.content, case_id=case.pk, field=s.content_field))
+            for s in case.submissions.all()
+        ],
+        messages=[
+            (
+                m,
+                crypto.field_decrypt(
+                    data_key, m.body, case_id=case.pk, field=m.body_field
+                ).decode(),
+            )
+            for m in case.messages.select_related("author")
+        ],
+    )
+
+
+def case_content_read(*, actor, case, private_key: bytes) -> CaseContent:
+    """Decrypt a case for a responder. Every read is an audit event."""
     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
-    submissions = [
-        (s, crypto.json_decrypt(data_key, s.content, case_id=case.pk, field=s.content_field))
-        for s in case.submissions.all()
-    ]
+    content = case_content_decrypt(case=case, data_key=data_key)
     with transaction.atomic():
         audit_log(
             organisation=case.organisation, type=AuditType.CASE_CONTENT_READ, actor=actor, case=case
         )
-    return submissions
+    return content
+
+
+def message_validate(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ServiceError("The message is empty.")
+    if len(body) > MESSAGE_MAX:
+        raise ServiceError(f"The message is too long: at most {MESSAGE_MAX:,} characters.")
+    return body
+
+
+def message_create(
+    *, case, data_key: bytes, direction: str, body: str, author=None, is_followup=False
+) -> Message:
+    message = Message(case=case, direction=direction, author=author, is_followup=is_followup)
+    message.body = crypto.field_encrypt(
+        data_key, body.encode(), case_id=case.pk, field=message.body_field
+    )
+    message.save(force_insert=True)
+    return message
+
+
+def message_to_reporter(
+    *, actor, case, private_key: bytes, body: str, is_followup: bool = False
+) -> Message:
+    """A responder writes to the reporter. The reporter reads it in the portal;
+    if they left an email address and allowed contact, an email tells them a
+    message is waiting (with the text only if the organisation opted in)."""
+    body = message_validate(body)
+    data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+    with transaction.atomic():
+        message = message_create(
+            case=case,
+            data_key=data_key,
+            direction=Message.Direction.TO_REPORTER,
+            body=body,
+            author=actor,
+            is_followup=is_followup,
+        )
+        if is_followup and case.followed_up_at is None:
+            case.followed_up_at = timezone.now()
+            case.save(update_fields=["followed_up_at", "updated_at"])
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.MESSAGE_TO_REPORTER,
+            actor=actor,
+            case=case,
+            data={"followup": is_followup},
+        )
+        _reporter_email_notify(case=case, data_key=data_key, body=body)
+    return message
+
+
+def _reporter_email_notify(*, case, data_key: bytes, body: str) -> None:
+    consent = case.consents.first()
+    if consent is None or not consent.may_contact:
+        return
+    report = case_content_decrypt(case=case, data_key=data_key).report
+    email = contact_email(report.get("reporter_contact", ""))
+    if not email:
+        return
+    organisation = case.organisation
+    url = settings.SITE_ROOT + reverse("portal-enter", args=[organisation.slug])
+    text = (
+        f"There is a new message from the {organisation.name} incident response team "
+        f"about the report you made.\n\nRead it and reply with your receipt at:\n{url}\n"
+    )
+    if organisation.full_content_email:
+        text += f"\n--- The message ---\n\n{body}\n"
+    outbox_email(
+        organisation=organisation,
+        to=email,
+        subject=f"[{organisation.name}] New message about your report",
+        body=text,
+    )
 
 
 def case_recuse(*, actor, case) -> None:

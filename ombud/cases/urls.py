@@ -10,4 +10,5 @@ urlpatterns = [
         views.case_recuse_view,
         name="case-recuse",
     ),
+    path("<slug:org_slug>/staff/cases/<int:number>/reply/", views.case_reply, name="case-reply"),
 ]

@@ -1,11 +1,7 @@
 from django import forms
 from django.conf import settings
 
-PUBLIC_STATEMENT_CHOICES = [
-    ("no", "Not at all"),
-    ("anonymous", "Anonymously"),
-    ("named", "With my name"),
-]
+from ombud.cases.models import PublicStatementConsent
 
 
 def _text(label, help_text="", max_length=2000):
@@ -107,7 +103,7 @@ class ReportForm(forms.Form):
     )
     consent_public = forms.ChoiceField(
         label="If we make a public statement, may details of your report appear in it?",
-        choices=PUBLIC_STATEMENT_CHOICES,
+        choices=PublicStatementConsent.choices,
         initial="no",
         widget=forms.RadioSelect,
     )
@@ -139,3 +135,20 @@ class ReportForm(forms.Form):
         for key in ("incident_date", "incident_time"):
             data[key] = data[key].isoformat() if data.get(key) else ""
         return data
+
+
+def report_rows(content: dict) -> list[tuple[str, str]]:
+    """A decrypted report's fields in form order, with the form's labels; an
+    addition (only a description) reads as "Added information"."""
+    if set(content) == {"description"}:
+        return [("Added information", content["description"])]
+    rows = []
+    for name, field in ReportForm.base_fields.items():
+        value = content.get(name)
+        if name == "consent_public":
+            value = dict(field.choices).get(value, value)
+        elif isinstance(value, bool):
+            value = "Yes" if value else "No"
+        if value not in (None, ""):
+            rows.append((field.label, value))
+    return rows

@@ -241,3 +241,36 @@ def recovery_kit_decode(text: str, *, org_id: int) -> bytes:
     if not hmac.compare_digest(checksum, _kit_checksum(org_id, private_key)):
         raise RecoveryKitError("The recovery kit has a typo: its checksum does not match.")
     return private_key
+
+
+# --- reporter email (for a new receipt) and portal sessions -----------------
+
+
+def email_normalise(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_lookup(email: str) -> bytes:
+    return hmac.new(
+        pepper_key("email-lookup"), email_normalise(email).encode(), hashlib.sha256
+    ).digest()
+
+
+def email_wrap_key(email: str, salt: bytes) -> bytes:
+    """Opens the case key for a reporter who proves they read that mailbox.
+    The pepper is mixed in, so a database copy plus a guessed address is not
+    enough."""
+    return _hkdf(
+        pepper_key("email-wrap") + email_normalise(email).encode(),
+        salt=bytes(salt),
+        info=b"ombud:email-wrap",
+    )
+
+
+def token_hash(purpose: str, token: bytes) -> bytes:
+    """Keyed hash under which a bearer secret (cookie, link token) is stored."""
+    return hmac.new(pepper_key(purpose), token, hashlib.sha256).digest()
+
+
+def token_wrap_key(purpose: str, token: bytes) -> bytes:
+    return _hkdf(token, salt=None, info=b"ombud:" + purpose.encode())

@@ -19,6 +19,17 @@ class Organisation(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     recovery_public_key = models.BinaryField(max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The newest audit event, so a chain cut short at its end is noticed too.
+    audit_head_seq = models.PositiveBigIntegerField(default=0)
+    audit_head_hash = models.CharField(max_length=64, blank=True)
+    followup_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days after a report by which the reporter gets a follow-up."
+    )
+    full_content_email = models.BooleanField(
+        default=False,
+        help_text="Send the full text of replies to reporters by email. Email is not "
+        "encrypted end to end: leave off unless reporters expect it.",
+    )
 
     def __str__(self):
         return self.name

@@ -1,0 +1,46 @@
+from django.db import models
+
+
+class PortalSession(models.Model):
+    """A reporter's visit opened with a receipt. The cookie holds a random
+    secret; the row holds only its keyed hash and the case key sealed under a
+    key derived from it, so neither side alone opens the case."""
+
+    secret_hash = models.BinaryField(max_length=32, unique=True)
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    sealed_key = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Portal session {self.pk}"
+
+
+class ReceiptRenewal(models.Model):
+    """A one-time link, sent by email, that issues a new receipt. The case key
+    waits sealed under a key derived from the link's token."""
+
+    token_hash = models.BinaryField(max_length=32, unique=True)
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    sealed_key = models.BinaryField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Receipt renewal {self.pk}"
+
+
+class ThrottleBucket(models.Model):
+    """Attempts per key per time window. Keys are keyed hashes: no IP address
+    is stored in the clear."""
+
+    key = models.CharField(max_length=64)
+    window = models.BigIntegerField(help_text="Start of the window, in Unix seconds.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window"], name="throttle_bucket_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.key[:8]}… {self.count}"

@@ -1,0 +1,258 @@
+"""The reporter's side: open a case with the receipt, talk to the team,
+change consent, get a new receipt by email. The reporter has no account: the
+receipt (or a portal session opened with it) is the only authority, and it
+opens exactly one case."""
+
+import base64
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from ombud.audit.services import audit_log
+from ombud.audit.types import AuditType
+from ombud.cases.models import Case, ConsentRecord, Message, Submission
+from ombud.cases.services import message_create, message_validate
+from ombud.lib import crypto
+from ombud.lib.errors import ServiceError
+from ombud.notify.services import outbox_email
+from ombud.portal.models import PortalSession, ReceiptRenewal
+
+PORTAL_IDLE = timedelta(minutes=30)
+RENEWAL_VALID = timedelta(minutes=30)
+RECEIPT_MAX_LENGTH = 200
+
+# Opened when no case matches, so a miss costs the same work as a hit.
+_DUMMY_SALT = secrets.token_bytes(16)
+_DUMMY_WRAP = crypto.secretbox_seal(secrets.token_bytes(32), secrets.token_bytes(32))
+
+
+def receipt_unlock(*, organisation, receipt: str) -> tuple[Case, bytes] | None:
+    """The case and its key for a receipt, or None. The lookup and the key
+    derivation run the same way whether or not the receipt exists."""
+    receipt = receipt[:RECEIPT_MAX_LENGTH]
+    lookup = crypto.receipt_lookup(receipt)
+    case = (
+        Case.objects.filter(organisation=organisation, receipt_lookup=lookup)
+        .select_related("organisation", "event")
+        .first()
+    )
+    salt, wrap = (case.receipt_salt, case.receipt_wrap) if case else (_DUMMY_SALT, _DUMMY_WRAP)
+    try:
+        data_key = crypto.secretbox_open(crypto.receipt_wrap_key(receipt, salt), wrap)
+    except crypto.DecryptionError:
+        return None
+    return (case, data_key) if case else None
+
+
+def portal_session_open(*, case, data_key: bytes) -> str:
+    """Start a reporter's visit; returns the cookie value (shown to no one)."""
+    secret = secrets.token_bytes(32)
+    with transaction.atomic():
+        PortalSession.objects.create(
+            secret_hash=crypto.token_hash("portal-session", secret),
+            case=case,
+            sealed_key=crypto.secretbox_seal(
+                crypto.token_wrap_key("portal-session", secret), data_key
+            ),
+            last_seen_at=timezone.now(),
+        )
+        audit_log(organisation=case.organisation, type=AuditType.PORTAL_OPENED, case=case)
+    return base64.urlsafe_b64encode(secret).decode()
+
+
+def portal_session_resume(*, organisation, cookie: str | None) -> tuple[Case, bytes] | None:
+    """The case and key of a live portal session of this organisation, or None.
+    Idle sessions expire; every use extends the idle window."""
+    if not cookie:
+        return None
+    try:
+        secret = base64.urlsafe_b64decode(cookie.encode())
+    except ValueError:
+        return None
+    session = (
+        PortalSession.objects.filter(
+            secret_hash=crypto.token_hash("portal-session", secret),
+            case__organisation=organisation,
+        )
+        .select_related("case", "case__organisation", "case__event")
+        .first()
+    )
+    if session is None:
+        return None
+    now = timezone.now()
+    if session.last_seen_at < now - PORTAL_IDLE:
+        session.delete()
+        return None
+    try:
+        data_key = crypto.secretbox_open(
+            crypto.token_wrap_key("portal-session", secret), session.sealed_key
+        )
+    except crypto.DecryptionError:
+        return None
+    PortalSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+    return session.case, data_key
+
+
+def portal_session_close(*, cookie: str | None) -> None:
+    if not cookie:
+        return
+    try:
+        secret = base64.urlsafe_b64decode(cookie.encode())
+    except ValueError:
+        return
+    PortalSession.objects.filter(secret_hash=crypto.token_hash("portal-session", secret)).delete()
+
+
+def portal_content_read(*, case, data_key: bytes):
+    """The reporter reads their own case; audited like any read."""
+    from ombud.cases.services import case_content_decrypt
+
+    content = case_content_decrypt(case=case, data_key=data_key)
+    with transaction.atomic():
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.CASE_CONTENT_READ,
+            case=case,
+            data={"via": "receipt"},
+        )
+    return content
+
+
+def message_from_reporter(*, case, data_key: bytes, body: str) -> Message:
+    body = message_validate(body)
+    with transaction.atomic():
+        message = message_create(
+            case=case, data_key=data_key, direction=Message.Direction.FROM_REPORTER, body=body
+        )
+        audit_log(organisation=case.organisation, type=AuditType.MESSAGE_FROM_REPORTER, case=case)
+        _notify_team_on_commit(case)
+    return message
+
+
+def submission_add(*, case, data_key: bytes, text: str) -> Submission:
+    """More information for the report, stored like the report itself."""
+    text = message_validate(text)
+    with transaction.atomic():
+        submission = Submission(case=case, kind=Submission.Kind.ADDITION)
+        submission.content = crypto.json_encrypt(
+            data_key, {"description": text}, case_id=case.pk, field=submission.content_field
+        )
+        submission.save(force_insert=True)
+        audit_log(organisation=case.organisation, type=AuditType.SUBMISSION_ADDED, case=case)
+        _notify_team_on_commit(case)
+    return submission
+
+
+def _notify_team_on_commit(case) -> None:
+    from ombud.cases.tasks import case_notify_reporter_wrote
+
+    case_id = str(case.pk)
+    transaction.on_commit(lambda: case_notify_reporter_wrote.enqueue(case_id=case_id))
+
+
+def consent_change(*, case, may_contact: bool, public_statement: str) -> ConsentRecord:
+    with transaction.atomic():
+        record = ConsentRecord(
+            case=case, may_contact=may_contact, public_statement=public_statement
+        )
+        record.full_clean(exclude=["case"])
+        record.save()
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.CONSENT_CHANGED,
+            case=case,
+            data={"may_contact": may_contact, "public_statement": public_statement},
+        )
+    return record
+
+
+def receipt_renewal_request(*, organisation, email: str) -> None:
+    """Email a one-time link for a new receipt to every case of this
+    organisation reported from this address. Says nothing to the caller about
+    whether there were any."""
+    cases = Case.objects.filter(
+        organisation=organisation, reporter_email_lookup=crypto.email_lookup(email)
+    )
+    for case in cases:
+        try:
+            data_key = crypto.secretbox_open(
+                crypto.email_wrap_key(email, case.reporter_email_salt), case.reporter_email_wrap
+            )
+        except crypto.DecryptionError:
+            continue
+        token = secrets.token_bytes(32)
+        with transaction.atomic():
+            ReceiptRenewal.objects.create(
+                token_hash=crypto.token_hash("receipt-renewal", token),
+                case=case,
+                sealed_key=crypto.secretbox_seal(
+                    crypto.token_wrap_key("receipt-renewal", token), data_key
+                ),
+                expires_at=timezone.now() + RENEWAL_VALID,
+            )
+            audit_log(
+                organisation=organisation, type=AuditType.RECEIPT_RENEWAL_REQUESTED, case=case
+            )
+            url = settings.SITE_ROOT + reverse(
+                "portal-renew", args=[organisation.slug, base64.urlsafe_b64encode(token).decode()]
+            )
+            outbox_email(
+                organisation=organisation,
+                to=email,
+                subject=f"[{organisation.name}] A new receipt for your report",
+                body=(
+                    "Someone asked for a new receipt for a report made from this address.\n\n"
+                    f"If it was you, open this link within 30 minutes:\n{url}\n\n"
+                    "If it was not you, ignore this message: nothing changes.\n"
+                ),
+            )
+
+
+def _renewal_get(*, organisation, token: str) -> tuple[ReceiptRenewal, bytes] | None:
+    try:
+        raw = base64.urlsafe_b64decode(token.encode())
+    except ValueError:
+        return None
+    renewal = (
+        ReceiptRenewal.objects.filter(
+            token_hash=crypto.token_hash("receipt-renewal", raw), case__organisation=organisation
+        )
+        .select_related("case", "case__organisation")
+        .first()
+    )
+    if renewal is None or renewal.expires_at < timezone.now():
+        return None
+    return renewal, raw
+
+
+def receipt_renewal_valid(*, organisation, token: str) -> bool:
+    return _renewal_get(organisation=organisation, token=token) is not None
+
+
+def receipt_renew(*, organisation, token: str) -> str:
+    """Issue a new receipt; the old one and every open portal session stop
+    working. The link works once."""
+    found = _renewal_get(organisation=organisation, token=token)
+    if found is None:
+        raise ServiceError("This link has expired or was already used. Ask for a new one.")
+    renewal, raw = found
+    case = renewal.case
+    data_key = crypto.secretbox_open(
+        crypto.token_wrap_key("receipt-renewal", raw), renewal.sealed_key
+    )
+    receipt = crypto.receipt_new()
+    with transaction.atomic():
+        case.receipt_salt = secrets.token_bytes(16)
+        case.receipt_lookup = crypto.receipt_lookup(receipt)
+        case.receipt_wrap = crypto.secretbox_seal(
+            crypto.receipt_wrap_key(receipt, case.receipt_salt), data_key
+        )
+        case.save(update_fields=["receipt_salt", "receipt_lookup", "receipt_wrap", "updated_at"])
+        ReceiptRenewal.objects.filter(case=case).delete()
+        PortalSession.objects.filter(case=case).delete()
+        audit_log(organisation=organisation, type=AuditType.RECEIPT_RENEWED, case=case)
+    return receipt

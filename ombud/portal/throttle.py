@@ -1,0 +1,43 @@
+"""Fixed-window rate limits shared by every process through the database."""
+
+import hashlib
+import hmac
+import time
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ombud.lib import crypto
+from ombud.portal.models import ThrottleBucket
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def throttle_allow(*, scope: str, ident: str, limit: int, window_seconds: int) -> bool:
+    """Count one attempt and say whether it may go ahead. Once `limit` attempts
+    were made in this window, further ones are refused without a write, so a
+    flood costs one indexed read per request."""
+    key = hmac.new(
+        crypto.pepper_key("throttle"), f"{scope}|{ident}".encode(), hashlib.sha256
+    ).hexdigest()
+    window = int(time.time() // window_seconds) * window_seconds  # the window's start
+    buckets = ThrottleBucket.objects.filter(key=key, window=window)
+    count = buckets.values_list("count", flat=True).first()
+    if count is not None and count >= limit:
+        return False
+    if count is None:
+        try:
+            with transaction.atomic():
+                ThrottleBucket.objects.create(key=key, window=window, count=1)
+            return True
+        except IntegrityError:
+            pass  # a concurrent request created it
+    buckets.update(count=F("count") + 1)
+    return True
+
+
+def throttle_prune(*, older_than_seconds: int = 86400) -> int:
+    window_floor = int(time.time()) - older_than_seconds
+    return ThrottleBucket.objects.filter(window__lt=window_floor).delete()[0]
