@@ -16,7 +16,8 @@ class AuditEvent(models.Model):
 
     organisation = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT)
     seq = models.PositiveBigIntegerField()
-    type = models.PositiveIntegerField(choices=AuditType.choices)
+    # No `choices`: new types are added to the registry without a migration.
+    type = models.PositiveIntegerField()
     actor_id = models.BigIntegerField(null=True)
     case_id = models.UUIDField(null=True)
     data = models.JSONField(default=dict)
@@ -31,7 +32,14 @@ class AuditEvent(models.Model):
         ordering = ["organisation_id", "seq"]
 
     def __str__(self):
-        return f"#{self.seq} {self.get_type_display()}"
+        return f"#{self.seq} {self.type_label}"
+
+    @property
+    def type_label(self) -> str:
+        try:
+            return AuditType(self.type).label
+        except ValueError:
+            return f"type {self.type}"
 
     def compute_hash(self) -> str:
         body = json.dumps(

@@ -1,25 +1,13 @@
 from django import forms
 
 from ombud.accounts.models import Membership, Role
-from ombud.orgs.models import Event
+from ombud.orgs.models import EVENT_EDITABLE_FIELDS, Event
 
 
 class EventForm(forms.ModelForm):
     class Meta:
         model = Event
-        fields = [
-            "name",
-            "slug",
-            "starts_on",
-            "ends_on",
-            "timezone",
-            "accepts_reports",
-            "team_email",
-            "emergency_number",
-            "crisis_line",
-            "non_emergency_number",
-            "venue_security",
-        ]
+        fields = EVENT_EDITABLE_FIELDS
         widgets = {
             "starts_on": forms.DateInput(attrs={"type": "date"}),
             "ends_on": forms.DateInput(attrs={"type": "date"}),

@@ -11,6 +11,22 @@ def validate_event_slug(value):
         raise ValidationError("“%(value)s” is reserved; choose another.", params={"value": value})
 
 
+# What a chair may set on an event, in the order the form shows it.
+EVENT_EDITABLE_FIELDS = [
+    "name",
+    "slug",
+    "starts_on",
+    "ends_on",
+    "timezone",
+    "accepts_reports",
+    "team_email",
+    "emergency_number",
+    "crisis_line",
+    "non_emergency_number",
+    "venue_security",
+]
+
+
 class Organisation(models.Model):
     """The tenant. Only the public half of the recovery key is stored; the
     private half is printed once as the chair's recovery kit."""

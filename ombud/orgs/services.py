@@ -6,21 +6,8 @@ from ombud.accounts.models import Membership, Role
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
+from ombud.orgs.models import EVENT_EDITABLE_FIELDS
 from ombud.orgs.models import Event, Organisation
-
-EVENT_FIELDS = [
-    "name",
-    "slug",
-    "starts_on",
-    "ends_on",
-    "timezone",
-    "accepts_reports",
-    "team_email",
-    "emergency_number",
-    "crisis_line",
-    "non_emergency_number",
-    "venue_security",
-]
 
 
 def organisation_create(*, name: str, slug: str, chair) -> tuple[Organisation, str]:
@@ -55,7 +42,8 @@ def event_create(*, actor, organisation, **fields) -> Event:
     fields.setdefault("slug", slugify(fields["name"])[:60])
     with transaction.atomic():
         event = Event(
-            organisation=organisation, **{k: fields[k] for k in fields if k in EVENT_FIELDS}
+            organisation=organisation,
+            **{k: fields[k] for k in fields if k in EVENT_EDITABLE_FIELDS},
         )
         event.full_clean()
         event.save()
@@ -71,7 +59,9 @@ def event_create(*, actor, organisation, **fields) -> Event:
 def event_update(*, actor, event, **fields) -> Event:
     if not actor.has_perm("orgs.manage_events", event.organisation):
         raise PermissionDenied
-    changed = sorted(k for k in fields if k in EVENT_FIELDS and getattr(event, k) != fields[k])
+    changed = sorted(
+        k for k in fields if k in EVENT_EDITABLE_FIELDS and getattr(event, k) != fields[k]
+    )
     with transaction.atomic():
         for name in changed:
             setattr(event, name, fields[name])

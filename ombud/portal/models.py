@@ -20,7 +20,7 @@ class ReceiptRenewal(models.Model):
     """A one-time link, sent by email, that issues a new receipt. The case key
     waits sealed under a key derived from the link's token."""
 
-    token_hash = models.BinaryField(max_length=32, unique=True)
+    secret_hash = models.BinaryField(max_length=32, unique=True)
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
     sealed_key = models.BinaryField()
     expires_at = models.DateTimeField()

@@ -48,30 +48,39 @@ def receipt_unlock(*, organisation, receipt: str) -> tuple[Case, bytes] | None:
     return (case, data_key) if case else None
 
 
+def _bearer_new(purpose: str, data_key: bytes) -> tuple[bytes, dict]:
+    """A random bearer secret, and the fields that store it: its keyed hash
+    and the case key sealed under a key derived from it."""
+    secret = secrets.token_bytes(32)
+    sealed = crypto.secretbox_seal(crypto.token_wrap_key(purpose, secret), data_key)
+    return secret, {"sealed_key": sealed, "secret_hash": crypto.token_hash(purpose, secret)}
+
+
+def _bearer_decode(value: str | None) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode((value or "").encode()) or None
+    except ValueError:
+        return None
+
+
+def _bearer_encode(secret: bytes) -> str:
+    return base64.urlsafe_b64encode(secret).decode()
+
+
 def portal_session_open(*, case, data_key: bytes) -> str:
     """Start a reporter's visit; returns the cookie value (shown to no one)."""
-    secret = secrets.token_bytes(32)
+    secret, stored = _bearer_new("portal-session", data_key)
     with transaction.atomic():
-        PortalSession.objects.create(
-            secret_hash=crypto.token_hash("portal-session", secret),
-            case=case,
-            sealed_key=crypto.secretbox_seal(
-                crypto.token_wrap_key("portal-session", secret), data_key
-            ),
-            last_seen_at=timezone.now(),
-        )
+        PortalSession.objects.create(case=case, last_seen_at=timezone.now(), **stored)
         audit_log(organisation=case.organisation, type=AuditType.PORTAL_OPENED, case=case)
-    return base64.urlsafe_b64encode(secret).decode()
+    return _bearer_encode(secret)
 
 
 def portal_session_resume(*, organisation, cookie: str | None) -> tuple[Case, bytes] | None:
     """The case and key of a live portal session of this organisation, or None.
     Idle sessions expire; every use extends the idle window."""
-    if not cookie:
-        return None
-    try:
-        secret = base64.urlsafe_b64decode(cookie.encode())
-    except ValueError:
+    secret = _bearer_decode(cookie)
+    if secret is None:
         return None
     session = (
         PortalSession.objects.filter(
@@ -98,11 +107,8 @@ def portal_session_resume(*, organisation, cookie: str | None) -> tuple[Case, by
 
 
 def portal_session_close(*, cookie: str | None) -> None:
-    if not cookie:
-        return
-    try:
-        secret = base64.urlsafe_b64decode(cookie.encode())
-    except ValueError:
+    secret = _bearer_decode(cookie)
+    if secret is None:
         return
     PortalSession.objects.filter(secret_hash=crypto.token_hash("portal-session", secret)).delete()
 
@@ -184,21 +190,16 @@ def receipt_renewal_request(*, organisation, email: str) -> None:
             )
         except crypto.DecryptionError:
             continue
-        token = secrets.token_bytes(32)
+        token, stored = _bearer_new("receipt-renewal", data_key)
         with transaction.atomic():
             ReceiptRenewal.objects.create(
-                token_hash=crypto.token_hash("receipt-renewal", token),
-                case=case,
-                sealed_key=crypto.secretbox_seal(
-                    crypto.token_wrap_key("receipt-renewal", token), data_key
-                ),
-                expires_at=timezone.now() + RENEWAL_VALID,
+                case=case, expires_at=timezone.now() + RENEWAL_VALID, **stored
             )
             audit_log(
                 organisation=organisation, type=AuditType.RECEIPT_RENEWAL_REQUESTED, case=case
             )
             url = settings.SITE_ROOT + reverse(
-                "portal-renew", args=[organisation.slug, base64.urlsafe_b64encode(token).decode()]
+                "portal-renew", args=[organisation.slug, _bearer_encode(token)]
             )
             outbox_email(
                 organisation=organisation,
@@ -213,13 +214,12 @@ def receipt_renewal_request(*, organisation, email: str) -> None:
 
 
 def _renewal_get(*, organisation, token: str) -> tuple[ReceiptRenewal, bytes] | None:
-    try:
-        raw = base64.urlsafe_b64decode(token.encode())
-    except ValueError:
+    raw = _bearer_decode(token)
+    if raw is None:
         return None
     renewal = (
         ReceiptRenewal.objects.filter(
-            token_hash=crypto.token_hash("receipt-renewal", raw), case__organisation=organisation
+            secret_hash=crypto.token_hash("receipt-renewal", raw), case__organisation=organisation
         )
         .select_related("case", "case__organisation")
         .first()

@@ -24,19 +24,7 @@ class Migration(migrations.Migration):
                 ("seq", models.PositiveBigIntegerField()),
                 (
                     "type",
-                    models.PositiveIntegerField(
-                        choices=[
-                            (1, "organisation created"),
-                            (2, "event created"),
-                            (3, "event updated"),
-                            (10, "team member added"),
-                            (11, "team member role changed"),
-                            (100, "report submitted"),
-                            (101, "report content read"),
-                            (102, "responder recused"),
-                            (103, "responder excluded by reporter"),
-                        ]
-                    ),
+                    models.PositiveIntegerField(),
                 ),
                 ("actor_id", models.BigIntegerField(null=True)),
                 ("case_id", models.UUIDField(null=True)),

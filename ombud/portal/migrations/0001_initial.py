@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("token_hash", models.BinaryField(max_length=32, unique=True)),
+                ("secret_hash", models.BinaryField(max_length=32, unique=True)),
                 ("sealed_key", models.BinaryField()),
                 ("expires_at", models.DateTimeField()),
                 (
