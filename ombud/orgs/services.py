@@ -6,8 +6,7 @@ from ombud.accounts.models import Membership, Role
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
-from ombud.orgs.models import EVENT_EDITABLE_FIELDS
-from ombud.orgs.models import Event, Organisation
+from ombud.orgs.models import EVENT_EDITABLE_FIELDS, Event, Organisation
 
 
 def organisation_create(*, name: str, slug: str, chair) -> tuple[Organisation, str]:
