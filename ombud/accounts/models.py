@@ -45,3 +45,17 @@ class Membership(models.Model):
     @property
     def is_chair(self) -> bool:
         return self.role == Role.CHAIR
+
+
+class PushChannel(models.Model):
+    """Where a responder wants to be paged besides email: an Apprise URL
+    (ntfy, Signal, Matrix, Telegram, SMS gateways, ...). URLs carry tokens, so
+    they are stored sealed under a pepper-derived key."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_channels")
+    label = models.CharField(max_length=100)
+    url_box = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.label

@@ -26,6 +26,19 @@ REPORTER_STATUS = {
 }
 
 
+# Which status may follow which; anything else is refused with a message.
+TRANSITIONS = {
+    Status.NEW: {Status.ACKNOWLEDGED, Status.TRIAGED, Status.CLOSED},
+    Status.ACKNOWLEDGED: {Status.TRIAGED, Status.DECIDED, Status.CLOSED},
+    Status.TRIAGED: {Status.DECIDED, Status.CLOSED},
+    Status.DECIDED: {Status.FOLLOWED_UP, Status.CLOSED, Status.APPEALED},
+    Status.FOLLOWED_UP: {Status.CLOSED, Status.APPEALED},
+    Status.CLOSED: {Status.REOPENED, Status.APPEALED},
+    Status.REOPENED: {Status.ACKNOWLEDGED, Status.TRIAGED, Status.DECIDED, Status.CLOSED},
+    Status.APPEALED: {Status.DECIDED, Status.CLOSED},
+}
+
+
 class Channel(models.TextChoices):
     WEB = "web", "Web form"
     IN_PERSON = "in_person", "In person"
@@ -56,6 +69,24 @@ class Case(models.Model):
     reporter_email_wrap = models.BinaryField(null=True)
     followup_due_at = models.DateTimeField(null=True)
     followed_up_at = models.DateTimeField(null=True)
+    # The workflow (DESIGN §3, §4).
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Paging rounds sent for an urgent case; the escalation task for round N
+    # acts only while the case is still at round N, so it fires exactly once.
+    page_round = models.PositiveSmallIntegerField(default=0)
+    # The incident location for pages, only when the organisation allows it;
+    # sealed under a pepper-derived key because tasks have no case key.
+    page_location_box = models.BinaryField(null=True)
+    meeting_due_at = models.DateTimeField(null=True)
+    meeting_reminders_sent = models.PositiveSmallIntegerField(default=0)
+    retaliation_concern = models.BooleanField(default=False)
+    law_enforcement_requested_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [
@@ -202,3 +233,107 @@ class ConsentRecord(models.Model):
 
     def __str__(self):
         return f"Consent on case {self.case.number} from {self.created_at:%Y-%m-%d}"
+
+
+class Note(models.Model):
+    """Internal responder writing: a note, or the record of the team meeting
+    (its sections as JSON). Encrypted under the case key."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        MEETING = "meeting", "Meeting record"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NOTE)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    content = models.BinaryField()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on case {self.case.number}"
+
+    @property
+    def content_field(self) -> str:
+        return f"note/{self.id}/content"
+
+
+class Decision(models.Model):
+    """What the team decided. A decision choosing a response at or above the
+    organisation's two-person severity stays `proposed` until a second
+    responder agrees."""
+
+    class Violation(models.TextChoices):
+        YES = "yes", "Yes, a violation"
+        NO = "no", "No violation"
+        UNDETERMINED = "undetermined", "Could not be determined"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="decisions")
+    violation = models.CharField(max_length=20, choices=Violation.choices)
+    rationale = models.BinaryField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_final = models.BooleanField(default=False)
+    is_appeal_outcome = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"Decision on case {self.case.number}: {self.get_violation_display()}"
+
+    @property
+    def rationale_field(self) -> str:
+        return f"decision/{self.id}/rationale"
+
+
+class DecisionResponse(models.Model):
+    """One response from the catalog chosen in a decision, with who does it."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="responses")
+    response_type = models.ForeignKey("orgs.ResponseType", on_delete=models.PROTECT)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    done_at = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return str(self.response_type)
+
+
+class Appeal(models.Model):
+    """An appeal of a decision by the reported person. Only responders who
+    took no part in the decision review it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="appeals")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="appeals")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    statement = models.BinaryField()
+    outcome = models.ForeignKey(
+        Decision, null=True, on_delete=models.SET_NULL, related_name="appeal_outcome_of"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"Appeal on case {self.case.number}"
+
+    @property
+    def statement_field(self) -> str:
+        return f"appeal/{self.id}/statement"

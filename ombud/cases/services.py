@@ -16,6 +16,7 @@ from django.utils import timezone
 from ombud.accounts.models import Membership
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
+from ombud.cases.clocks import clocks_start
 from ombud.cases.models import (
     Case,
     Channel,
@@ -87,7 +88,15 @@ def case_submit(
                 crypto.receipt_wrap_key(receipt, receipt_salt), data_key
             ),
             followup_due_at=timezone.now() + timedelta(days=organisation.followup_days),
+            meeting_due_at=None
+            if urgent
+            else timezone.now() + timedelta(hours=organisation.meeting_hours),
+            retaliation_concern=bool(str(content.get("safety_concerns", "")).strip()),
         )
+        if urgent and organisation.page_shows_location and content.get("location"):
+            case.page_location_box = crypto.secretbox_seal(
+                crypto.pepper_key("page-location"), str(content["location"]).encode()
+            )
         if email:
             case.reporter_email_salt = secrets.token_bytes(16)
             case.reporter_email_lookup = crypto.email_lookup(email)
@@ -136,10 +145,7 @@ def case_submit(
                 "excluded": sorted(e.user_id for e in exclusions),
             },
         )
-        from ombud.cases.tasks import case_notify_new
-
-        case_id = str(case.pk)
-        transaction.on_commit(lambda: case_notify_new.enqueue(case_id=case_id))
+        clocks_start(case=case)
     return case, receipt
 
 

@@ -41,6 +41,24 @@ class Organisation(models.Model):
     followup_days = models.PositiveSmallIntegerField(
         default=7, help_text="Days after a report by which the reporter gets a follow-up."
     )
+    escalation_minutes = models.PositiveSmallIntegerField(
+        default=10,
+        help_text="Page everyone again, and the chair, if nobody acknowledges an "
+        "ongoing incident within this many minutes.",
+    )
+    meeting_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="Hours after a report by which the team meets about it."
+    )
+    page_shows_location = models.BooleanField(
+        default=False,
+        help_text="Include the incident location in urgent pages (they leave the system "
+        "unencrypted).",
+    )
+    two_person_severity = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Responses of this severity or higher need a second responder to agree.",
+    )
     full_content_email = models.BooleanField(
         default=False,
         help_text="Send the full text of replies to reporters by email. Email is not "
@@ -90,3 +108,42 @@ class Event(models.Model):
             ("Venue security", self.venue_security),
         ]
         return [(label, value) for label, value in pairs if value]
+
+
+class ResponseType(models.Model):
+    """A possible response in the organisation's catalog (DESIGN §2). Retired
+    types stay for the cases that used them but are not offered again."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="response_types"
+    )
+    name = models.CharField(max_length=200)
+    severity = models.PositiveSmallIntegerField(default=1, help_text="1 (mild) to 5 (severe).")
+    retired = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self):
+        return self.name
+
+
+# The catalog every organisation starts with, from the staff procedure,
+# with a severity from 1 (mild) to 5 (severe).
+SEED_RESPONSES = [
+    ("No further action", 1),
+    ("A warning", 1),
+    ("Requiring no further contact with the reporter", 2),
+    ("Barring from evening and social events", 3),
+    ("Barring from alcohol at the event", 2),
+    ("Ending a talk early", 3),
+    ("Not publishing the talk video or slides", 3),
+    ("A ban from future speaking", 4),
+    ("Ending a volunteer role", 3),
+    ("Refusing or reclaiming a grant or refund", 3),
+    ("Asking the person to leave the event (without refund)", 4),
+    ("Banning from future events", 5),
+    ("Removing membership", 5),
+    ("A public account of the incident", 4),
+]

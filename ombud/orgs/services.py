@@ -6,7 +6,13 @@ from ombud.accounts.models import Membership, Role
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
-from ombud.orgs.models import EVENT_EDITABLE_FIELDS, Event, Organisation
+from ombud.orgs.models import (
+    EVENT_EDITABLE_FIELDS,
+    SEED_RESPONSES,
+    Event,
+    Organisation,
+    ResponseType,
+)
 
 
 def organisation_create(*, name: str, slug: str, chair) -> tuple[Organisation, str]:
@@ -20,6 +26,10 @@ def organisation_create(*, name: str, slug: str, chair) -> tuple[Organisation, s
             name=name, slug=slug, recovery_public_key=public_key
         )
         Membership.objects.create(user=chair, organisation=organisation, role=Role.CHAIR)
+        ResponseType.objects.bulk_create(
+            ResponseType(organisation=organisation, name=label, severity=severity, position=i)
+            for i, (label, severity) in enumerate(SEED_RESPONSES)
+        )
         Event.objects.create(
             organisation=organisation,
             name=f"{name} (online spaces and anywhere else)",
