@@ -2,7 +2,7 @@
 transaction, writes its audit event and schedules side effects on commit."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,13 +18,19 @@ from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.clocks import clocks_start
 from ombud.cases.models import (
+    TRANSITIONS,
+    Appeal,
     Case,
     Channel,
     ConsentRecord,
+    Decision,
+    DecisionResponse,
     Exclusion,
     Grant,
     Message,
+    Note,
     PublicStatementConsent,
+    Status,
     Submission,
 )
 from ombud.lib import crypto
@@ -163,35 +169,51 @@ def case_data_key(*, actor, case, private_key: bytes) -> bytes:
 class CaseContent:
     submissions: list[tuple[Submission, dict]]
     messages: list[tuple[Message, str]]
+    # Staff only: never decrypted for the reporter.
+    notes: list[tuple[Note, dict]] = field(default_factory=list)
+    decisions: list[tuple[Decision, str]] = field(default_factory=list)
+    appeals: list[tuple[Appeal, str]] = field(default_factory=list)
 
     @property
     def report(self) -> dict:
         return self.submissions[0][1] if self.submissions else {}
 
 
-def case_content_decrypt(*, case, data_key: bytes) -> CaseContent:
-    """Everything the reporter and the team wrote on a case, decrypted."""
-    return CaseContent(
-        submissions=[
-            (s, crypto.json_decrypt(data_key, s.content, case_id=case.pk, field=s.content_field))
-            for s in case.submissions.all()
-        ],
-        messages=[
-            (
-                m,
-                crypto.field_decrypt(
-                    data_key, m.body, case_id=case.pk, field=m.body_field
-                ).decode(),
-            )
-            for m in case.messages.select_related("author")
-        ],
+def case_content_decrypt(*, case, data_key: bytes, staff: bool = False) -> CaseContent:
+    """What the reporter and the team wrote on a case, decrypted; with
+    `staff`, the team's internal notes, decisions and appeals too."""
+
+    def text(blob, field_name):
+        return crypto.field_decrypt(data_key, blob, case_id=case.pk, field=field_name).decode()
+
+    def data(blob, field_name):
+        return crypto.json_decrypt(data_key, blob, case_id=case.pk, field=field_name)
+
+    content = CaseContent(
+        submissions=[(s, data(s.content, s.content_field)) for s in case.submissions.all()],
+        messages=[(m, text(m.body, m.body_field)) for m in case.messages.select_related("author")],
     )
+    if staff:
+        content.notes = [
+            (n, data(n.content, n.content_field)) for n in case.notes.select_related("author")
+        ]
+        content.decisions = [
+            (d, text(d.rationale, d.rationale_field))
+            for d in case.decisions.select_related("decided_by", "approved_by").prefetch_related(
+                "responses__response_type", "responses__owner"
+            )
+        ]
+        content.appeals = [
+            (a, text(a.statement, a.statement_field))
+            for a in case.appeals.select_related("recorded_by", "outcome")
+        ]
+    return content
 
 
 def case_content_read(*, actor, case, private_key: bytes) -> CaseContent:
     """Decrypt a case for a responder. Every read is an audit event."""
     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
-    content = case_content_decrypt(case=case, data_key=data_key)
+    content = case_content_decrypt(case=case, data_key=data_key, staff=True)
     with transaction.atomic():
         audit_log(
             organisation=case.organisation, type=AuditType.CASE_CONTENT_READ, actor=actor, case=case
@@ -239,6 +261,8 @@ def message_to_reporter(
         if is_followup and case.followed_up_at is None:
             case.followed_up_at = timezone.now()
             case.save(update_fields=["followed_up_at", "updated_at"])
+        if is_followup and case.status == Status.DECIDED:
+            _status_set(case, Status.FOLLOWED_UP)
         audit_log(
             organisation=case.organisation,
             type=AuditType.MESSAGE_TO_REPORTER,
@@ -287,3 +311,334 @@ def case_recuse(*, actor, case) -> None:
         audit_log(
             organisation=case.organisation, type=AuditType.CASE_RECUSED, actor=actor, case=case
         )
+
+
+# --- the workflow (DESIGN §3) -------------------------------------------------
+
+
+def _require(actor, permission: str, case) -> None:
+    if not actor.has_perm(permission, case):
+        raise PermissionDenied
+
+
+def _status_set(case, status: str) -> str:
+    """Move the case on, or refuse with a message a responder can act on."""
+    if status == case.status:
+        return status
+    if status not in TRANSITIONS[case.status]:
+        raise ServiceError(
+            f"A case that is “{case.get_status_display().lower()}” cannot become "
+            f"“{Status(status).label.lower()}”."
+        )
+    previous = case.status
+    case.status = status
+    case.save(update_fields=["status", "updated_at"])
+    return previous
+
+
+def case_acknowledge(*, actor, case) -> Case:
+    """“I'm on it”: the first responder to acknowledge does it for the team
+    and stops the paging escalation."""
+    _require(actor, "cases.act", case)
+    with transaction.atomic():
+        updated = Case.objects.filter(pk=case.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now(), acknowledged_by=actor
+        )
+        case.refresh_from_db()
+        if not updated:
+            raise ServiceError(
+                f"{case.acknowledged_by or 'Someone'} acknowledged this case already, "
+                f"at {timezone.localtime(case.acknowledged_at):%H:%M}."
+            )
+        if case.status in (Status.NEW, Status.REOPENED):
+            _status_set(case, Status.ACKNOWLEDGED)
+        audit_log(
+            organisation=case.organisation, type=AuditType.CASE_ACKNOWLEDGED, actor=actor, case=case
+        )
+    return case
+
+
+# Statuses a responder sets directly; the others follow from a meeting record,
+# a decision, a follow-up or an appeal.
+MANUAL_STATUSES = {Status.TRIAGED, Status.CLOSED, Status.REOPENED}
+
+
+def case_status_change(*, actor, case, status: str) -> Case:
+    _require(actor, "cases.act", case)
+    if status not in MANUAL_STATUSES:
+        raise ServiceError("Use the meeting, decision or appeal forms for this step.")
+    with transaction.atomic():
+        previous = _status_set(case, status)
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.CASE_STATUS_CHANGED,
+            actor=actor,
+            case=case,
+            data={"from": previous, "to": status},
+        )
+    return case
+
+
+def case_assign(*, actor, case, assignee) -> Case:
+    _require(actor, "cases.act", case)
+    if assignee is not None and not Grant.objects.filter(case=case, user=assignee).exists():
+        raise ServiceError("Only a responder who has access to the case can be assigned.")
+    with transaction.atomic():
+        case.assignee = assignee
+        case.save(update_fields=["assignee", "updated_at"])
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.CASE_ASSIGNED,
+            actor=actor,
+            case=case,
+            data={"assignee": getattr(assignee, "pk", None)},
+        )
+    return case
+
+
+def case_mark_urgent(*, actor, case) -> Case:
+    """A responder learns the incident is ongoing: page the team now."""
+    _require(actor, "cases.act", case)
+    if case.urgent:
+        raise ServiceError("This case is already marked as ongoing.")
+    from ombud.cases.clocks import paging_start
+
+    with transaction.atomic():
+        case.urgent = True
+        case.save(update_fields=["urgent", "updated_at"])
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.CASE_MARKED_URGENT,
+            actor=actor,
+            case=case,
+        )
+        paging_start(case=case)
+    return case
+
+
+def case_flags_update(
+    *, actor, case, retaliation_concern: bool, law_enforcement_requested: bool
+) -> Case:
+    """Flags that change handling. Law enforcement is only ever recorded as the
+    reporter's request, with its time; nothing here contacts police."""
+    _require(actor, "cases.act", case)
+    with transaction.atomic():
+        case.retaliation_concern = retaliation_concern
+        if law_enforcement_requested and case.law_enforcement_requested_at is None:
+            case.law_enforcement_requested_at = timezone.now()
+        elif not law_enforcement_requested:
+            case.law_enforcement_requested_at = None
+        case.save(
+            update_fields=["retaliation_concern", "law_enforcement_requested_at", "updated_at"]
+        )
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.CASE_FLAGS_CHANGED,
+            actor=actor,
+            case=case,
+            data={
+                "retaliation_concern": retaliation_concern,
+                "law_enforcement_requested": law_enforcement_requested,
+            },
+        )
+    return case
+
+
+def _note_create(*, case, data_key, actor, kind, content) -> Note:
+    note = Note(case=case, kind=kind, author=actor)
+    note.content = crypto.json_encrypt(data_key, content, case_id=case.pk, field=note.content_field)
+    note.save(force_insert=True)
+    return note
+
+
+def note_add(*, actor, case, private_key: bytes, text: str) -> Note:
+    text = message_validate(text)
+    data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+    with transaction.atomic():
+        note = _note_create(
+            case=case, data_key=data_key, actor=actor, kind=Note.Kind.NOTE, content={"text": text}
+        )
+        audit_log(organisation=case.organisation, type=AuditType.NOTE_ADDED, actor=actor, case=case)
+    return note
+
+
+MEETING_SECTIONS = [
+    ("attendees", "Who attended"),
+    ("documents_reviewed", "Documentation reviewed"),
+    ("past_incidents", "Past incidents consulted (related case numbers)"),
+    ("responses_discussed", "Possible responses discussed"),
+    ("talks_to_reported_person", "Who will talk to the reported person"),
+    ("followups", "Follow-ups and who owns them"),
+]
+
+
+def meeting_record(*, actor, case, private_key: bytes, sections: dict) -> Note:
+    """The record of the team meeting; the case counts as triaged from then on."""
+    data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+    content = {key: str(sections.get(key, "")).strip() for key, _ in MEETING_SECTIONS}
+    if not any(content.values()):
+        raise ServiceError("The meeting record is empty.")
+    with transaction.atomic():
+        note = _note_create(
+            case=case, data_key=data_key, actor=actor, kind=Note.Kind.MEETING, content=content
+        )
+        if case.status in (Status.NEW, Status.ACKNOWLEDGED, Status.REOPENED):
+            _status_set(case, Status.TRIAGED)
+        audit_log(
+            organisation=case.organisation, type=AuditType.MEETING_RECORDED, actor=actor, case=case
+        )
+    return note
+
+
+def decision_participants(decision) -> set[int]:
+    return {pk for pk in (decision.decided_by_id, decision.approved_by_id) if pk}
+
+
+def decision_record(
+    *, actor, case, private_key: bytes, violation: str, rationale: str, responses
+) -> Decision:
+    """Record what the team decided: a violation finding, responses from the
+    catalog (each with an owner) and the rationale. Responses at or above the
+    organisation's two-person severity leave the decision proposed until a
+    second responder agrees. On an appealed case, only someone who took no part
+    in the appealed decision may decide."""
+    data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+    organisation = case.organisation
+    if violation not in Decision.Violation.values:
+        raise ServiceError("Choose whether this was a violation.")
+    responses = list(responses)
+    for response_type, owner in responses:
+        if response_type.organisation_id != organisation.pk or response_type.retired:
+            raise ServiceError(f"“{response_type}” is not in the response catalog.")
+        if owner is not None and not Grant.objects.filter(case=case, user=owner).exists():
+            raise ServiceError(f"{owner} has no access to this case and cannot own a response.")
+    appeal = None
+    if case.status == Status.APPEALED:
+        appeal = case.appeals.filter(outcome__isnull=True).select_related("decision").last()
+        if appeal and actor.pk in decision_participants(appeal.decision):
+            raise ServiceError(
+                "You took part in the appealed decision; another responder reviews it."
+            )
+    threshold = organisation.two_person_severity
+    needs_second = threshold is not None and any(rt.severity >= threshold for rt, _ in responses)
+    with transaction.atomic():
+        decision = Decision(
+            case=case,
+            violation=violation,
+            decided_by=actor,
+            is_final=not needs_second,
+            is_appeal_outcome=appeal is not None,
+        )
+        decision.rationale = crypto.field_encrypt(
+            data_key, rationale.strip().encode(), case_id=case.pk, field=decision.rationale_field
+        )
+        decision.save(force_insert=True)
+        DecisionResponse.objects.bulk_create(
+            DecisionResponse(decision=decision, response_type=rt, owner=owner)
+            for rt, owner in responses
+        )
+        if decision.is_final:
+            _decision_takes_effect(decision, appeal)
+        audit_log(
+            organisation=organisation,
+            type=AuditType.DECISION_RECORDED,
+            actor=actor,
+            case=case,
+            data={
+                "violation": violation,
+                "responses": [rt.pk for rt, _ in responses],
+                "final": decision.is_final,
+            },
+        )
+    return decision
+
+
+def _decision_takes_effect(decision, appeal) -> None:
+    if appeal is not None:
+        appeal.outcome = decision
+        appeal.save(update_fields=["outcome"])
+    _status_set(decision.case, Status.DECIDED)
+
+
+def decision_approve(*, actor, decision) -> Decision:
+    case = decision.case
+    _require(actor, "cases.act", case)
+    if decision.is_final:
+        raise ServiceError("This decision is already final.")
+    if decision.decided_by_id == actor.pk:
+        raise ServiceError("A second responder must agree; you proposed this decision.")
+    appeal = case.appeals.filter(outcome__isnull=True).select_related("decision").last()
+    if decision.is_appeal_outcome and appeal and actor.pk in decision_participants(appeal.decision):
+        raise ServiceError("You took part in the appealed decision; another responder reviews it.")
+    with transaction.atomic():
+        decision.approved_by = actor
+        decision.is_final = True
+        decision.save(update_fields=["approved_by", "is_final"])
+        _decision_takes_effect(decision, appeal if decision.is_appeal_outcome else None)
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.DECISION_APPROVED,
+            actor=actor,
+            case=case,
+            data={"decision": str(decision.pk)},
+        )
+    return decision
+
+
+def response_done_set(*, actor, response, done: bool) -> DecisionResponse:
+    case = response.decision.case
+    _require(actor, "cases.act", case)
+    with transaction.atomic():
+        response.done_at = timezone.now() if done else None
+        response.save(update_fields=["done_at"])
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.RESPONSE_DONE_CHANGED,
+            actor=actor,
+            case=case,
+            data={"response": response.pk, "done": done},
+        )
+    return response
+
+
+def appeal_record(*, actor, case, private_key: bytes, statement: str) -> Appeal:
+    """The reported person appeals the decision. The case goes to `appealed`,
+    and the responders who took no part in the decision are asked to review."""
+    statement = message_validate(statement)
+    data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+    decision = case.decisions.filter(is_final=True).last()
+    if decision is None:
+        raise ServiceError("There is no decision to appeal yet.")
+    with transaction.atomic():
+        _status_set(case, Status.APPEALED)
+        appeal = Appeal(case=case, decision=decision, recorded_by=actor)
+        appeal.statement = crypto.field_encrypt(
+            data_key, statement.encode(), case_id=case.pk, field=appeal.statement_field
+        )
+        appeal.save(force_insert=True)
+        audit_log(
+            organisation=case.organisation, type=AuditType.APPEAL_RECORDED, actor=actor, case=case
+        )
+        url = settings.SITE_ROOT + reverse(
+            "case-detail", args=[case.organisation.slug, case.number]
+        )
+        for grant in appeal_reviewers(case=case, decision=decision):
+            outbox_email(
+                organisation=case.organisation,
+                to=grant.user.email,
+                subject=f"[Ombud] Appeal to review: case {case.number}",
+                body=(
+                    f"The decision on case {case.number} ({case.event.name}) was appealed. "
+                    "You took no part in it, so you are asked to review it.\n\n"
+                    f"{url}\n\nThis message contains no case content on purpose.\n"
+                ),
+            )
+    return appeal
+
+
+def appeal_reviewers(*, case, decision):
+    return (
+        Grant.objects.filter(case=case)
+        .exclude(user_id__in=decision_participants(decision))
+        .select_related("user")
+    )
