@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("OMBUD_VAR_DIR", BASE_DIR / "var"))
@@ -37,7 +38,7 @@ def envsecret(name: str, *, generate: bool = False) -> str:
     if os.environ.get(name):
         return os.environ[name]
     if os.environ.get(f"{name}_FILE"):
-        return Path(os.environ[f"{name}_FILE"]).read_text().strip()
+        return _secret_read(Path(os.environ[f"{name}_FILE"]), name)
     if not generate:
         return ""
     path = VAR_DIR / name.lower()
@@ -50,7 +51,15 @@ def envsecret(name: str, *, generate: bool = False) -> str:
         else:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return _secret_read(path, name)
+
+
+def _secret_read(path: Path, name: str) -> str:
+    # An empty pepper would still "work", with a key anyone can derive; refuse it.
+    value = path.read_text().strip()
+    if not value:
+        raise ImproperlyConfigured(f"{name}: the file {path} is empty")
+    return value
 
 
 DEBUG = envbool("DEBUG", False)
@@ -172,6 +181,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# Preloading commits the domain and all its subdomains to HTTPS in browsers for
+# good; that is the operator's choice (SECURE_HSTS_PRELOAD=1), not a default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # Not "no-referrer": with it, browsers send `Origin: null` on form POSTs and
 # Django's CSRF origin check refuses every form (the report form included).
 # "same-origin" still sends nothing to other sites.

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("ombud.accounts.urls")),
     path("", include("ombud.cases.urls")),
     path("", include("ombud.orgs.urls")),
+    path("", include("ombud.notify.urls")),
     path("", include("ombud.portal.urls")),
     path("", include("ombud.intake.urls")),
 ]

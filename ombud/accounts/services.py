@@ -7,6 +7,7 @@ from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.orgs.models import Organisation
 
 User = get_user_model()
 
@@ -62,7 +63,12 @@ def member_role_change(*, actor, membership, role: str) -> Membership:
     if not actor.has_perm("orgs.manage_team", organisation):
         raise PermissionDenied
     with transaction.atomic():
-        if membership.role == Role.CHAIR and role != Role.CHAIR:
+        # Lock the organisation so two chairs demoting each other at once cannot
+        # both pass the check, and judge by the stored role: a bound ModelForm may
+        # already have set the new role on the instance it was given.
+        Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+        current = Membership.objects.values_list("role", flat=True).get(pk=membership.pk)
+        if current == Role.CHAIR and role != Role.CHAIR:
             chairs = Membership.objects.filter(organisation=organisation, role=Role.CHAIR)
             if chairs.count() <= 1:
                 raise ServiceError("The organisation needs at least one chair.")

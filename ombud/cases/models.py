@@ -28,7 +28,8 @@ REPORTER_STATUS = {
 
 # Which status may follow which; anything else is refused with a message.
 TRANSITIONS = {
-    Status.NEW: {Status.ACKNOWLEDGED, Status.TRIAGED, Status.CLOSED},
+    # An ongoing incident may be decided at once, without a meeting.
+    Status.NEW: {Status.ACKNOWLEDGED, Status.TRIAGED, Status.DECIDED, Status.CLOSED},
     Status.ACKNOWLEDGED: {Status.TRIAGED, Status.DECIDED, Status.CLOSED},
     Status.TRIAGED: {Status.DECIDED, Status.CLOSED},
     Status.DECIDED: {Status.FOLLOWED_UP, Status.CLOSED, Status.APPEALED},
@@ -112,6 +113,24 @@ class Case(models.Model):
             and self.followup_due_at is not None
             and self.followup_due_at < timezone.now()
         )
+
+    @property
+    def meeting_pending(self) -> bool:
+        return self.meeting_due_at is not None and self.status in (
+            Status.NEW,
+            Status.ACKNOWLEDGED,
+            Status.REOPENED,
+        )
+
+    @property
+    def meeting_overdue(self) -> bool:
+        from django.utils import timezone
+
+        return self.meeting_pending and self.meeting_due_at < timezone.now()
+
+    @property
+    def unacknowledged_urgent(self) -> bool:
+        return self.urgent and self.acknowledged_at is None
 
     @property
     def reporter_status(self) -> str:

@@ -1,10 +1,20 @@
 """Reads of cases. Every query is scoped by organisation and by the caller's
 Grant: a case without a grant does not exist for that person (404)."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import Count
 from django.http import Http404
+from django.utils import timezone
 
-from ombud.cases.models import Case, ConsentRecord, Exclusion, Grant
+from ombud.audit.models import AuditEvent
+from ombud.audit.types import AuditType
+from ombud.cases.models import Case, ConsentRecord, Exclusion, Grant, Message, Status
+
+User = get_user_model()
 
 
 def cases_for_responder(*, user, organisation):
@@ -55,3 +65,103 @@ def case_team_with_access(*, case):
 def case_consents(*, case):
     """The reporter's consent records, newest (the one in force) first."""
     return ConsentRecord.objects.filter(case=case)
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # report, message, note, meeting, decision, appeal, audit
+    title: str
+    text: str = ""
+
+
+def case_timeline(*, case, content) -> list[TimelineEntry]:
+    """Everything that happened on a case in time order: the reporter's
+    submissions and messages, the team's notes, meeting, decisions, appeals,
+    and the audit trail (labels only: the log holds no content)."""
+    entries = [
+        TimelineEntry(s.created_at, "report", s.get_kind_display()) for s, _ in content.submissions
+    ]
+    entries += [
+        TimelineEntry(
+            m.created_at,
+            "message",
+            f"{m.author or 'A responder'} wrote to the reporter"
+            if m.direction == Message.Direction.TO_REPORTER
+            else "The reporter wrote",
+            body,
+        )
+        for m, body in content.messages
+    ]
+    entries += [
+        TimelineEntry(
+            n.created_at,
+            n.kind,
+            f"{n.get_kind_display()} by {n.author or 'a former responder'}",
+            data.get("text", ""),
+        )
+        for n, data in content.notes
+    ]
+    entries += [
+        TimelineEntry(
+            d.created_at, "decision", f"Decision by {d.decided_by}: {d.get_violation_display()}"
+        )
+        for d, _ in content.decisions
+    ]
+    entries += [
+        TimelineEntry(a.created_at, "appeal", f"Appeal recorded by {a.recorded_by}", text)
+        for a, text in content.appeals
+    ]
+    events = list(
+        AuditEvent.objects.filter(organisation_id=case.organisation_id, case_id=case.pk).exclude(
+            type=AuditType.CASE_CONTENT_READ
+        )
+    )
+    actor_ids = {e.actor_id for e in events if e.actor_id}
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in=actor_ids)}
+    for event in events:
+        who = names.get(
+            event.actor_id, "the reporter" if event.actor_id is None else "a former member"
+        )
+        entries.append(TimelineEntry(event.created_at, "audit", f"{event.type_label} ({who})"))
+    return sorted(entries, key=lambda e: e.at)
+
+
+DASHBOARD_OPEN = [Status.NEW, Status.ACKNOWLEDGED, Status.REOPENED]
+
+
+def dashboard_cases(*, user, organisation, event=None, status=None, assignee=None):
+    """The cases on a responder's dashboard, most pressing first: urgent and
+    unacknowledged, then overdue meetings and follow-ups, then the rest. A
+    constant number of queries whatever the number of cases."""
+    now = timezone.now()
+    cases = (
+        cases_for_responder(user=user, organisation=organisation)
+        .select_related("assignee", "acknowledged_by")
+        .annotate(
+            priority=models.Case(
+                models.When(urgent=True, acknowledged_at__isnull=True, then=0),
+                models.When(meeting_due_at__lt=now, status__in=DASHBOARD_OPEN, then=1),
+                models.When(
+                    # As Case.followup_overdue: only if someone can be followed up with.
+                    models.Q(receipt_lookup__isnull=False)
+                    | models.Q(reporter_contact_available=True),
+                    followup_due_at__lt=now,
+                    followed_up_at__isnull=True,
+                    status__in=[*DASHBOARD_OPEN, Status.TRIAGED, Status.DECIDED],
+                    then=1,
+                ),
+                models.When(status=Status.CLOSED, then=3),
+                default=2,
+                output_field=models.IntegerField(),
+            )
+        )
+        .order_by("priority", "-created_at")
+    )
+    if event is not None:
+        cases = cases.filter(event=event)
+    if status:
+        cases = cases.filter(status=status)
+    if assignee is not None:
+        cases = cases.filter(assignee=assignee)
+    return cases

@@ -1,38 +1,42 @@
-"""Background work for cases. Tasks take ids only: never content or secrets."""
+"""Background work for cases: the clocks' timed steps and team notices.
+Tasks take ids only, never content or secrets; what they send goes through
+the outbox. The logic lives in ombud.cases.clocks."""
 
-from django.conf import settings
-from django.core.mail import send_mass_mail
-from django.urls import reverse
 from django_tasks import task
 
+from ombud.cases import clocks
 from ombud.cases.models import Case
-
-
-def _notify_team(case_id: str, headline: str) -> int:
-    """Tell every responder who holds the case: event, what kind of news and a
-    link, never what was written. Excluded or recused responders hold no grant
-    and so are never told."""
-    case = Case.objects.select_related("event", "organisation").get(pk=case_id)
-    url = settings.SITE_ROOT + reverse("case-detail", args=[case.organisation.slug, case.number])
-    subject = f"[Ombud] {headline}: {case.event.name} (case {case.number})"
-    body = (
-        f"{headline} for {case.event.name}, case {case.number}.\n\n"
-        f"Read it here (log in first): {url}\n\n"
-        "This message contains no report content on purpose.\n"
-    )
-    emails = [
-        (subject, body, settings.DEFAULT_FROM_EMAIL, [grant.user.email])
-        for grant in case.grants.select_related("user")
-    ]
-    return send_mass_mail(emails, fail_silently=False)
+from ombud.notify.models import OutboxMessage
 
 
 @task()
 def case_notify_new(case_id: str) -> int:
-    case_urgent = Case.objects.filter(pk=case_id, urgent=True).exists()
-    return _notify_team(case_id, "ONGOING incident" if case_urgent else "New report")
+    case = Case.objects.select_related("organisation", "event").filter(pk=case_id).first()
+    if case is None:
+        return 0
+    return clocks.notify_team(
+        case=case,
+        headline="ONGOING incident" if case.urgent else "New report",
+        topic=OutboxMessage.Topic.NEW_REPORT,
+    )
 
 
 @task()
 def case_notify_reporter_wrote(case_id: str) -> int:
-    return _notify_team(case_id, "The reporter wrote")
+    case = Case.objects.select_related("organisation", "event").filter(pk=case_id).first()
+    if case is None:
+        return 0
+    return clocks.notify_team(
+        case=case, headline="The reporter wrote", topic=OutboxMessage.Topic.REPORTER_WROTE
+    )
+
+
+@task()
+def case_escalate(case_id: str, page_round: int) -> bool:
+    """The escalation window after page `page_round` ended."""
+    return clocks.escalate(case_id=case_id, page_round=page_round)
+
+
+@task()
+def case_meeting_reminder(case_id: str, number: int) -> str:
+    return clocks.meeting_remind(case_id=case_id, number=number)

@@ -10,5 +10,12 @@ urlpatterns = [
         views.case_recuse_view,
         name="case-recuse",
     ),
-    path("<slug:org_slug>/staff/cases/<int:number>/reply/", views.case_reply, name="case-reply"),
+] + [
+    path(
+        f"<slug:org_slug>/staff/cases/<int:number>/{action}/",
+        views.case_action,
+        {"action": action},
+        name=f"case-{action}",
+    )
+    for action in views.ACTIONS
 ]

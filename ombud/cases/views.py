@@ -1,31 +1,54 @@
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ombud.accounts.keys import session_private_key
 from ombud.accounts.views import login_again
-from ombud.cases import selectors
-from ombud.cases.forms import ReplyForm, followup_template
+from ombud.cases import forms, selectors, services
 from ombud.cases.models import Status
-from ombud.cases.services import case_content_read, case_recuse, message_to_reporter
+from ombud.cases.services import MEETING_SECTIONS, case_content_read
 from ombud.intake.forms import report_rows
 from ombud.lib.errors import ServiceError
 from ombud.lib.staff import staff_view
+
+DASHBOARD_PAGE = 100
 
 
 @never_cache
 @staff_view()
 @require_http_methods(["GET", "HEAD"])
 def dashboard(request, organisation):
-    cases = selectors.cases_for_responder(user=request.user, organisation=organisation)
+    filters = forms.DashboardFilterForm(request.GET or None, organisation=organisation)
+    filters.is_valid()  # invalid filters are dropped, the valid ones kept
+    chosen = getattr(filters, "cleaned_data", {})
+    cases = selectors.dashboard_cases(
+        user=request.user,
+        organisation=organisation,
+        event=chosen.get("event"),
+        status=chosen.get("status"),
+        assignee=chosen.get("assignee"),
+    )
     counts = selectors.case_counts_for_responder(user=request.user, organisation=organisation)
+    page = Paginator(cases, DASHBOARD_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "cases/dashboard.html",
         {
             "organisation": organisation,
-            "cases": cases,
+            "cases": page,
+            "page": page,
+            "query": query.urlencode(),
+            "filters": filters,
+            "mine": cases.filter(assignee=request.user)[:DASHBOARD_PAGE]
+            if not chosen.get("assignee")
+            else None,
             "counts": [(label, counts.get(value, 0)) for value, label in Status.choices],
             "total": sum(counts.values()),
         },
@@ -44,12 +67,25 @@ def case_detail(request, organisation, number):
         return login_again(request)
     reply_form = None
     if request.GET.get("template") == "followup":
-        reply_form = ReplyForm(initial={"body": followup_template(case), "is_followup": True})
-    return _case_page(request, organisation, case, private_key, reply_form=reply_form)
+        reply_form = forms.ReplyForm(
+            case=case, initial={"body": forms.followup_template(case), "is_followup": True}
+        )
+    return _case_page(
+        request,
+        organisation,
+        case,
+        private_key,
+        bound={"reply": reply_form} if reply_form else None,
+    )
 
 
-def _case_page(request, organisation, case, private_key, *, reply_form=None, status=200):
+def _case_forms(case) -> dict:
+    return {name: action.form(case=case) for name, action in ACTIONS.items()}
+
+
+def _case_page(request, organisation, case, private_key, *, bound=None, status=200):
     content = case_content_read(actor=request.user, case=case, private_key=private_key)
+    forms = _case_forms(case) | (bound or {})
     return render(
         request,
         "cases/case_detail.html",
@@ -58,7 +94,12 @@ def _case_page(request, organisation, case, private_key, *, reply_form=None, sta
             "case": case,
             "submissions": [(s, report_rows(c)) for s, c in content.submissions],
             "messages_thread": content.messages,
-            "reply_form": reply_form or ReplyForm(),
+            "notes": content.notes,
+            "decisions": content.decisions,
+            "appeals": content.appeals,
+            "timeline": selectors.case_timeline(case=case, content=content),
+            "meeting_sections": MEETING_SECTIONS,
+            "forms": forms,
             "consents": selectors.case_consents(case=case),
             "exclusions": selectors.case_exclusions(case=case),
             "team": selectors.case_team_with_access(case=case),
@@ -67,32 +108,130 @@ def _case_page(request, organisation, case, private_key, *, reply_form=None, sta
     )
 
 
+@dataclass(frozen=True)
+class Action:
+    """A POST on the case page: its form, the service it calls, what to say."""
+
+    form: type
+    run: Callable  # (actor, case, cleaned form, private key)
+    done: str
+
+
+ACTIONS = {
+    "reply": Action(
+        forms.ReplyForm,
+        lambda actor, case, f, key: services.message_to_reporter(
+            actor=actor,
+            case=case,
+            private_key=key,
+            body=f.cleaned_data["body"],
+            is_followup=f.cleaned_data["is_followup"],
+        ),
+        "Your message to the reporter was sent.",
+    ),
+    "acknowledge": Action(
+        forms.CaseForm,
+        lambda actor, case, f, key: services.case_acknowledge(actor=actor, case=case),
+        "You acknowledged the case for the team; paging stops.",
+    ),
+    "status": Action(
+        forms.StatusForm,
+        lambda actor, case, f, key: services.case_status_change(
+            actor=actor, case=case, status=f.cleaned_data["status"]
+        ),
+        "Status changed.",
+    ),
+    "assign": Action(
+        forms.AssignForm,
+        lambda actor, case, f, key: services.case_assign(
+            actor=actor, case=case, assignee=f.cleaned_data["assignee"]
+        ),
+        "Assignment saved.",
+    ),
+    "urgent": Action(
+        forms.CaseForm,
+        lambda actor, case, f, key: services.case_mark_urgent(actor=actor, case=case),
+        "Marked as ongoing: the team is being paged.",
+    ),
+    "flags": Action(
+        forms.FlagsForm,
+        lambda actor, case, f, key: services.case_flags_update(
+            actor=actor, case=case, **f.cleaned_data
+        ),
+        "Flags saved.",
+    ),
+    "note": Action(
+        forms.NoteForm,
+        lambda actor, case, f, key: services.note_add(
+            actor=actor, case=case, private_key=key, text=f.cleaned_data["text"]
+        ),
+        "Note saved.",
+    ),
+    "meeting": Action(
+        forms.MeetingForm,
+        lambda actor, case, f, key: services.meeting_record(
+            actor=actor, case=case, private_key=key, sections=f.cleaned_data
+        ),
+        "Meeting record saved; the case is triaged.",
+    ),
+    "decision": Action(
+        forms.DecisionForm,
+        lambda actor, case, f, key: services.decision_record(
+            actor=actor,
+            case=case,
+            private_key=key,
+            violation=f.cleaned_data["violation"],
+            rationale=f.cleaned_data["rationale"],
+            responses=f.responses(),
+        ),
+        "Decision recorded.",
+    ),
+    "approve": Action(
+        forms.ApproveForm,
+        lambda actor, case, f, key: services.decision_approve(
+            actor=actor, decision=f.cleaned_data["decision"]
+        ),
+        "You agreed: the decision is final.",
+    ),
+    "response-done": Action(
+        forms.ResponseDoneForm,
+        lambda actor, case, f, key: services.response_done_set(
+            actor=actor, response=f.cleaned_data["response"], done=f.cleaned_data["done"]
+        ),
+        "Response updated.",
+    ),
+    "appeal": Action(
+        forms.AppealForm,
+        lambda actor, case, f, key: services.appeal_record(
+            actor=actor, case=case, private_key=key, statement=f.cleaned_data["statement"]
+        ),
+        "Appeal recorded; responders who took no part in the decision are asked to review it.",
+    ),
+}
+
+
 @never_cache
 @staff_view()
 @require_http_methods(["POST"])
-def case_reply(request, organisation, number):
+def case_action(request, organisation, number, action):
+    spec = ACTIONS[action]
     case = selectors.case_get_for_responder(
         user=request.user, organisation=organisation, number=number
     )
     private_key = session_private_key(request)
     if private_key is None:
         return login_again(request)
-    form = ReplyForm(request.POST)
+    form = spec.form(request.POST, case=case)
     if form.is_valid():
         try:
-            message_to_reporter(
-                actor=request.user,
-                case=case,
-                private_key=private_key,
-                body=form.cleaned_data["body"],
-                is_followup=form.cleaned_data["is_followup"],
-            )
+            spec.run(request.user, case, form, private_key)
         except ServiceError as e:
-            form.add_error("body", str(e))
+            form.add_error(None, str(e))
         else:
-            messages.success(request, "Your message to the reporter was sent.")
+            messages.success(request, spec.done)
             return redirect("case-detail", organisation.slug, number)
-    return _case_page(request, organisation, case, private_key, reply_form=form, status=400)
+    messages.error(request, form.error_summary())
+    return _case_page(request, organisation, case, private_key, bound={action: form}, status=400)
 
 
 @staff_view()
@@ -102,7 +241,7 @@ def case_recuse_view(request, organisation, number):
         user=request.user, organisation=organisation, number=number
     )
     if request.method == "POST":
-        case_recuse(actor=request.user, case=case)
+        services.case_recuse(actor=request.user, case=case)
         messages.success(request, f"You have recused yourself from case {number}.")
         return redirect("dashboard", organisation.slug)
     return render(request, "cases/case_recuse.html", {"organisation": organisation, "case": case})

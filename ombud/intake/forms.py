@@ -105,6 +105,8 @@ class ReportForm(forms.Form):
         label="If we make a public statement, may details of your report appear in it?",
         choices=PublicStatementConsent.choices,
         initial="no",
+        # Optional like everything but the description; unanswered means "no".
+        required=False,
         widget=forms.RadioSelect,
     )
     exclude = forms.MultipleChoiceField(
@@ -118,6 +120,9 @@ class ReportForm(forms.Form):
     def __init__(self, *args, responders=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["exclude"].choices = [(str(m.user_id), str(m.user)) for m in responders]
+
+    def clean_consent_public(self):
+        return self.cleaned_data.get("consent_public") or PublicStatementConsent.NO
 
     def clean(self):
         cleaned = super().clean()

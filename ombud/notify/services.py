@@ -1,26 +1,209 @@
+"""The outbox (DESIGN §4, §5): every email and push is a row first, its
+payload sealed under a pepper-derived key, delivered by the task worker,
+retried with backoff and deleted once sent.
+
+Queueing enqueues the delivery task in the same database transaction as the
+row (the task queue is the database), so a message is never stored without
+its delivery, nor delivery scheduled for a message that was rolled back. Tasks
+get the row id only, never an address or text."""
+
 import json
+import logging
 
+import apprise
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from ombud.accounts.models import PushChannel
 from ombud.lib import crypto
 from ombud.notify.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+Topic = OutboxMessage.Topic
+
+# Apprise plugins that notify the machine Ombud runs on (its syslog, its
+# desktop), not a responder's phone.
+PUSH_LOCAL_SCHEMAS = frozenset(
+    {"syslog", "rsyslog", "dbus", "kde", "qt", "glib", "gnome", "macosx", "windows"}
+)
+PUSH_URL_MAX = 2000
 
 
 def _outbox_key() -> bytes:
     return crypto.pepper_key("outbox")
 
 
-def outbox_email(*, organisation, to: str, subject: str, body: str) -> OutboxMessage:
-    """Queue one email; it is sent by the worker after the transaction commits."""
-    payload = json.dumps({"to": to, "subject": subject, "body": body}).encode()
-    message = OutboxMessage.objects.create(
-        organisation=organisation, payload=crypto.secretbox_seal(_outbox_key(), payload)
-    )
+def _push_url_key() -> bytes:
+    return crypto.pepper_key("push-channel")
+
+
+def _queue(*, kind: str, payload: dict, **fields) -> OutboxMessage:
     from ombud.notify.tasks import outbox_deliver
 
-    transaction.on_commit(lambda: outbox_deliver.enqueue(message_id=message.pk))
+    sealed = crypto.secretbox_seal(_outbox_key(), json.dumps(payload).encode())
+    with transaction.atomic():
+        message = OutboxMessage.objects.create(
+            kind=kind, payload=sealed, next_attempt_at=timezone.now(), **fields
+        )
+        outbox_deliver.enqueue(message_id=message.pk)
     return message
+
+
+def outbox_email(
+    *, organisation, to: str, subject: str, body: str, topic=Topic.OTHER, case=None, user=None
+) -> OutboxMessage:
+    """Queue one email. With `case` and `user`, it is dropped unsent if the
+    user no longer holds a grant for the case when its turn comes."""
+    return _queue(
+        kind=OutboxMessage.Kind.EMAIL,
+        payload={"to": to, "subject": subject, "body": body},
+        organisation=organisation,
+        topic=topic,
+        case=case,
+        user=user,
+    )
+
+
+def outbox_push(
+    *, organisation, channel: PushChannel, title: str, body: str, topic=Topic.OTHER, case=None
+) -> OutboxMessage:
+    """Queue one push to a responder's channel (its URL stays in the channel row)."""
+    return _queue(
+        kind=OutboxMessage.Kind.PUSH,
+        payload={"title": title, "body": body, "urgent": topic in (Topic.PAGE, Topic.ESCALATION)},
+        organisation=organisation,
+        topic=topic,
+        case=case,
+        user_id=channel.user_id,
+        channel=channel,
+    )
 
 
 def outbox_open(message: OutboxMessage) -> dict:
     return json.loads(crypto.secretbox_open(_outbox_key(), message.payload))
+
+
+def notify_user(
+    *,
+    organisation,
+    user,
+    subject: str,
+    body: str,
+    topic,
+    case=None,
+    push_title: str | None = None,
+    push_body: str | None = None,
+) -> list[OutboxMessage]:
+    """Email a responder and, when `push_title` is given, push to each of the
+    channels they configured. Pass `user.push_channels` prefetched to keep
+    the queries per recipient constant."""
+    messages = [
+        outbox_email(
+            organisation=organisation,
+            to=user.email,
+            subject=subject,
+            body=body,
+            topic=topic,
+            case=case,
+            user=user,
+        )
+    ]
+    if push_title is not None:
+        for channel in user.push_channels.all():
+            messages.append(
+                outbox_push(
+                    organisation=organisation,
+                    channel=channel,
+                    title=push_title,
+                    body=push_body if push_body is not None else body,
+                    topic=topic,
+                    case=case,
+                )
+            )
+    return messages
+
+
+def outbox_retry_failed(*, actor, organisation) -> int:
+    """Try again now: messages that ran out of attempts get a fresh set, and
+    messages whose delivery is long overdue (a worker that died mid-send, or
+    none running) are queued again. A second delivery task for a message is
+    harmless: it finds the row claimed or gone."""
+    from ombud.notify.selectors import outbox_stuck
+    from ombud.notify.tasks import outbox_deliver
+
+    if not actor.has_perm("notify.view_outbox", organisation):
+        raise PermissionDenied
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(outbox_stuck(organisation=organisation, now=now).values_list("pk", flat=True))
+        OutboxMessage.objects.filter(pk__in=ids, next_attempt_at__isnull=True).update(attempts=0)
+        OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=now, claimed_until=None)
+        for pk in ids:
+            outbox_deliver.enqueue(message_id=pk)
+    return len(ids)
+
+
+# --- push channels -------------------------------------------------------------
+
+
+def push_url_validate(url: str) -> str:
+    """The URL if Apprise can send to it, else ValidationError. The message
+    never quotes the URL: it can carry a token."""
+    url = (url or "").strip()
+    if not url or len(url) > PUSH_URL_MAX:
+        raise ValidationError(
+            "Enter an Apprise URL of at most %(max)s characters.", params={"max": PUSH_URL_MAX}
+        )
+    service = apprise.Apprise.instantiate(url)
+    if service is None:
+        raise ValidationError(
+            "Apprise cannot read this URL. Check it against the Apprise documentation, "
+            "e.g. ntfys://ntfy.sh/your-topic."
+        )
+    if url.split(":", 1)[0].lower() in PUSH_LOCAL_SCHEMAS:
+        raise ValidationError("This service notifies the server itself, not you.")
+    return url
+
+
+def push_url_open(channel: PushChannel) -> str:
+    return crypto.secretbox_open(_push_url_key(), channel.url_box).decode()
+
+
+def push_service_name(channel: PushChannel) -> str:
+    """What kind of service a channel is (ntfy, Telegram, ...), for display."""
+    try:
+        service = apprise.Apprise.instantiate(push_url_open(channel))
+    except crypto.DecryptionError:
+        service = None
+    return str(getattr(service, "service_name", "") or "unknown service")
+
+
+def push_channel_add(*, user, label: str, url: str) -> PushChannel:
+    url = push_url_validate(url)
+    return PushChannel.objects.create(
+        user=user,
+        label=label.strip()[:100],
+        url_box=crypto.secretbox_seal(_push_url_key(), url.encode()),
+    )
+
+
+def push_channel_remove(*, user, channel: PushChannel) -> None:
+    if channel.user_id != user.pk:
+        raise PermissionDenied
+    channel.delete()  # what is still queued for it goes too
+
+
+def push_channel_test(*, user, channel: PushChannel) -> OutboxMessage:
+    """Queue a test push through the outbox, like a real page."""
+    if channel.user_id != user.pk:
+        raise PermissionDenied
+    return outbox_push(
+        organisation=None,
+        channel=channel,
+        title="Ombud test push",
+        body=f"This is a test of your channel “{channel.label}”. "
+        "Pages for ongoing incidents will arrive like this.",
+        topic=Topic.TEST,
+    )

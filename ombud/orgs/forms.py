@@ -1,7 +1,15 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django import forms
 
 from ombud.accounts.models import Membership, Role
-from ombud.orgs.models import EVENT_EDITABLE_FIELDS, Event
+from ombud.orgs.models import (
+    EVENT_EDITABLE_FIELDS,
+    ORGANISATION_SETTINGS_FIELDS,
+    Event,
+    Organisation,
+    ResponseType,
+)
 
 
 class EventForm(forms.ModelForm):
@@ -30,6 +38,20 @@ class EventForm(forms.ModelForm):
             raise forms.ValidationError("Another event already uses this address.")
         return slug
 
+    def clean_timezone(self):
+        # Reminders are shown in the event's time zone; an unknown one would
+        # silently fall back to UTC.
+        name = self.cleaned_data["timezone"]
+        if name == "UTC":
+            return name  # the default, valid even where no time zone data is installed
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(
+                "Unknown time zone; use a name like “Europe/Berlin” or “UTC”."
+            ) from None
+        return name
+
     def clean(self):
         cleaned = super().clean()
         if (
@@ -46,7 +68,8 @@ class EventForm(forms.ModelForm):
 
 
 class MemberAddForm(forms.Form):
-    email = forms.EmailField()
+    # A new account's username is its email, and usernames hold 150 characters.
+    email = forms.EmailField(max_length=150)
     display_name = forms.CharField(label="Name shown to the team and reporters", max_length=150)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.RESPONDER)
 
@@ -55,3 +78,46 @@ class MemberRoleForm(forms.ModelForm):
     class Meta:
         model = Membership
         fields = ["role"]
+
+
+class ResponseTypeForm(forms.ModelForm):
+    class Meta:
+        model = ResponseType
+        fields = ["name", "severity", "retired"]
+
+    def clean_severity(self):
+        severity = self.cleaned_data["severity"]
+        if not 1 <= severity <= 5:
+            raise forms.ValidationError("Severity goes from 1 (mild) to 5 (severe).")
+        return severity
+
+    def _post_clean(self):
+        pass  # the service saves
+
+
+class OrganisationSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Organisation
+        fields = ORGANISATION_SETTINGS_FIELDS
+
+    # What the columns (PositiveSmallIntegerField) hold: the model's own range
+    # check is skipped with _post_clean, and a larger number is a database error.
+    CLOCK_MAX = 32767
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("escalation_minutes", "meeting_hours", "followup_days"):
+            if cleaned.get(name) == 0:
+                self.add_error(name, "Must be at least 1.")
+            elif cleaned.get(name) is not None and cleaned[name] > self.CLOCK_MAX:
+                self.add_error(name, f"Must be at most {self.CLOCK_MAX}.")
+        severity = cleaned.get("two_person_severity")
+        if severity is not None and not 1 <= severity <= 5:
+            self.add_error(
+                "two_person_severity",
+                "Severity goes from 1 (mild) to 5 (severe); leave empty for no second responder.",
+            )
+        return cleaned
+
+    def _post_clean(self):
+        pass  # the service saves

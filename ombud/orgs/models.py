@@ -27,6 +27,17 @@ EVENT_EDITABLE_FIELDS = [
 ]
 
 
+# What a chair may set on the organisation.
+ORGANISATION_SETTINGS_FIELDS = [
+    "escalation_minutes",
+    "meeting_hours",
+    "followup_days",
+    "page_shows_location",
+    "two_person_severity",
+    "full_content_email",
+]
+
+
 class Organisation(models.Model):
     """The tenant. Only the public half of the recovery key is stored; the
     private half is printed once as the chair's recovery kit."""

@@ -1,7 +1,7 @@
 from django.shortcuts import get_object_or_404
 
 from ombud.accounts.models import Membership
-from ombud.orgs.models import Event, Organisation
+from ombud.orgs.models import Event, Organisation, ResponseType
 
 
 def organisation_get(*, slug: str) -> Organisation:
@@ -41,3 +41,11 @@ def member_get(*, organisation, pk: int) -> Membership:
 
 def memberships_of(*, user):
     return Membership.objects.filter(user=user).select_related("organisation")
+
+
+def response_types(*, organisation):
+    return ResponseType.objects.filter(organisation=organisation)
+
+
+def response_type_get(*, organisation, pk: int) -> ResponseType:
+    return get_object_or_404(ResponseType, organisation=organisation, pk=pk)

@@ -8,6 +8,7 @@ from ombud.audit.types import AuditType
 from ombud.lib import crypto
 from ombud.orgs.models import (
     EVENT_EDITABLE_FIELDS,
+    ORGANISATION_SETTINGS_FIELDS,
     SEED_RESPONSES,
     Event,
     Organisation,
@@ -83,3 +84,68 @@ def event_update(*, actor, event, **fields) -> Event:
             data={"event": event.pk, "fields": changed},
         )
     return event
+
+
+RESPONSE_TYPE_FIELDS = ["name", "severity", "retired"]
+
+
+def response_type_create(*, actor, organisation, name: str, severity: int) -> ResponseType:
+    if not actor.has_perm("orgs.manage_catalog", organisation):
+        raise PermissionDenied
+    with transaction.atomic():
+        last = organisation.response_types.order_by("-position").first()
+        response_type = ResponseType.objects.create(
+            organisation=organisation,
+            name=name,
+            severity=severity,
+            position=(last.position + 1) if last else 0,
+        )
+        audit_log(
+            organisation=organisation,
+            type=AuditType.RESPONSE_TYPE_CREATED,
+            actor=actor,
+            data={"response_type": response_type.pk},
+        )
+    return response_type
+
+
+def response_type_update(*, actor, response_type, **fields) -> ResponseType:
+    """Rename, re-grade or retire a response. Decisions that chose it keep it."""
+    organisation = response_type.organisation
+    if not actor.has_perm("orgs.manage_catalog", organisation):
+        raise PermissionDenied
+    changed = sorted(
+        k for k in RESPONSE_TYPE_FIELDS if k in fields and getattr(response_type, k) != fields[k]
+    )
+    with transaction.atomic():
+        for name in changed:
+            setattr(response_type, name, fields[name])
+        response_type.save()
+        audit_log(
+            organisation=organisation,
+            type=AuditType.RESPONSE_TYPE_UPDATED,
+            actor=actor,
+            data={"response_type": response_type.pk, "fields": changed},
+        )
+    return response_type
+
+
+def organisation_settings_update(*, actor, organisation, **fields) -> Organisation:
+    if not actor.has_perm("orgs.manage_settings", organisation):
+        raise PermissionDenied
+    changed = sorted(
+        k
+        for k in ORGANISATION_SETTINGS_FIELDS
+        if k in fields and getattr(organisation, k) != fields[k]
+    )
+    with transaction.atomic():
+        for name in changed:
+            setattr(organisation, name, fields[name])
+        organisation.save(update_fields=changed or None)
+        audit_log(
+            organisation=organisation,
+            type=AuditType.ORGANISATION_SETTINGS_CHANGED,
+            actor=actor,
+            data={"fields": changed},
+        )
+    return organisation

@@ -9,4 +9,9 @@ urlpatterns = [
     path("<slug:org_slug>/staff/team/", views.team, name="team"),
     path("<slug:org_slug>/staff/team/add/", views.member_add_view, name="member-add"),
     path("<slug:org_slug>/staff/team/<int:pk>/role/", views.member_role, name="member-role"),
+    path("<slug:org_slug>/staff/catalog/", views.catalog, name="catalog"),
+    path("<slug:org_slug>/staff/catalog/<int:pk>/", views.catalog_edit, name="catalog-edit"),
+    path(
+        "<slug:org_slug>/staff/settings/", views.organisation_settings, name="organisation-settings"
+    ),
 ]

@@ -1,6 +1,7 @@
 import secrets
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -9,8 +10,20 @@ from ombud.accounts.services import member_add, member_role_change
 from ombud.lib.errors import ServiceError
 from ombud.lib.staff import staff_view
 from ombud.orgs import selectors
-from ombud.orgs.forms import EventForm, MemberAddForm, MemberRoleForm
-from ombud.orgs.services import event_create, event_update
+from ombud.orgs.forms import (
+    EventForm,
+    MemberAddForm,
+    MemberRoleForm,
+    OrganisationSettingsForm,
+    ResponseTypeForm,
+)
+from ombud.orgs.services import (
+    event_create,
+    event_update,
+    organisation_settings_update,
+    response_type_create,
+    response_type_update,
+)
 
 
 @staff_view("orgs.manage_events")
@@ -26,13 +39,25 @@ def event_edit(request, organisation, slug=None):
     event = selectors.event_get_for_staff(organisation=organisation, slug=slug) if slug else None
     form = EventForm(request.POST or None, instance=event, organisation=organisation)
     if request.method == "POST" and form.is_valid():
-        if event is None:
-            event = event_create(actor=request.user, organisation=organisation, **form.cleaned_data)
-            messages.success(request, f"Event “{event.name}” created.")
+        try:
+            if event is None:
+                saved = event_create(
+                    actor=request.user, organisation=organisation, **form.cleaned_data
+                )
+                message = f"Event “{saved.name}” created."
+            else:
+                saved = event_update(
+                    actor=request.user,
+                    event=selectors.event_get_for_staff(organisation=organisation, slug=slug),
+                    **form.cleaned_data,
+                )
+                message = f"Event “{saved.name}” saved."
+        except ValidationError as e:
+            # The model's own checks (e.g. reserved slugs), run by the service.
+            form.add_error(None, e)
         else:
-            event = event_update(actor=request.user, event=event, **form.cleaned_data)
-            messages.success(request, f"Event “{event.name}” saved.")
-        return redirect("event-list", organisation.slug)
+            messages.success(request, message)
+            return redirect("event-list", organisation.slug)
     return render(
         request,
         "orgs/event_form.html",
@@ -106,3 +131,61 @@ def member_role(request, organisation, pk):
             request, f"{membership.user} is now {membership.get_role_display().lower()}."
         )
     return redirect("team", organisation.slug)
+
+
+@staff_view("orgs.manage_catalog")
+@require_http_methods(["GET", "HEAD", "POST"])
+def catalog(request, organisation):
+    form = ResponseTypeForm(request.POST or None, initial={"severity": 1})
+    if request.method == "POST" and form.is_valid():
+        response_type = response_type_create(
+            actor=request.user,
+            organisation=organisation,
+            name=form.cleaned_data["name"],
+            severity=form.cleaned_data["severity"],
+        )
+        messages.success(request, f"“{response_type}” added to the catalog.")
+        return redirect("catalog", organisation.slug)
+    rows = [
+        (rt, ResponseTypeForm(instance=rt, prefix=f"rt{rt.pk}"))
+        for rt in selectors.response_types(organisation=organisation)
+    ]
+    return render(
+        request,
+        "orgs/catalog.html",
+        {"organisation": organisation, "form": form, "rows": rows},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view("orgs.manage_catalog")
+@require_http_methods(["POST"])
+def catalog_edit(request, organisation, pk):
+    response_type = selectors.response_type_get(organisation=organisation, pk=pk)
+    form = ResponseTypeForm(request.POST, instance=response_type, prefix=f"rt{pk}")
+    if not form.is_valid():
+        messages.error(
+            request, "Not saved: " + " ".join(e for errs in form.errors.values() for e in errs)
+        )
+        return redirect("catalog", organisation.slug)
+    response_type_update(actor=request.user, response_type=response_type, **form.cleaned_data)
+    messages.success(request, f"“{response_type}” saved.")
+    return redirect("catalog", organisation.slug)
+
+
+@staff_view("orgs.manage_settings")
+@require_http_methods(["GET", "HEAD", "POST"])
+def organisation_settings(request, organisation):
+    form = OrganisationSettingsForm(request.POST or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        organisation_settings_update(
+            actor=request.user, organisation=organisation, **form.cleaned_data
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("organisation-settings", organisation.slug)
+    return render(
+        request,
+        "orgs/settings.html",
+        {"organisation": organisation, "form": form},
+        status=400 if form.errors else 200,
+    )
