@@ -50,8 +50,6 @@ from ombud.notify.services import notify_user
 
 MAX_PAGE_ROUNDS = 3
 REMINDER_BEFORE = timedelta(hours=2)
-# Paging goes on only while the case waits for someone to take it.
-PAGING_STATUSES = (Status.NEW, Status.REOPENED)
 # The meeting is still to be held.
 MEETING_OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED, Status.REOPENED)
 
@@ -100,13 +98,16 @@ def escalate(*, case_id: str, page_round: int) -> bool:
     """The escalation window of `page_round` ended: if the case is still
     unacknowledged and at that round, page round `page_round + 1`."""
     with transaction.atomic():
-        moved = Case.objects.filter(
-            pk=case_id,
-            page_round=page_round,
-            urgent=True,
-            acknowledged_at__isnull=True,
-            status__in=PAGING_STATUSES,
-        ).update(page_round=page_round + 1)
+        moved = (
+            Case.objects.filter(
+                pk=case_id,
+                page_round=page_round,
+                urgent=True,
+                acknowledged_at__isnull=True,
+            )
+            .exclude(status=Status.CLOSED)
+            .update(page_round=page_round + 1)
+        )
         if not moved:
             return False
         case = Case.objects.select_related("organisation", "event").get(pk=case_id)

@@ -35,6 +35,7 @@ from ombud.cases.models import (
 )
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.notify.models import OutboxMessage
 from ombud.notify.services import outbox_email
 from ombud.orgs.models import Organisation
 
@@ -295,6 +296,7 @@ def _reporter_email_notify(*, case, data_key: bytes, body: str) -> None:
         to=email,
         subject=f"[{organisation.name}] New message about your report",
         body=text,
+        topic=OutboxMessage.Topic.TO_REPORTER,
     )
 
 
@@ -396,16 +398,38 @@ def case_assign(*, actor, case, assignee) -> Case:
     return case
 
 
-def case_mark_urgent(*, actor, case) -> Case:
-    """A responder learns the incident is ongoing: page the team now."""
+def case_mark_urgent(*, actor, case, private_key: bytes | None = None) -> Case:
+    """A responder learns the incident is ongoing: page the team now. It needs
+    a fresh “I'm on it”, and the 24-hour meeting clock gives way to paging."""
     _require(actor, "cases.act", case)
     if case.urgent:
         raise ServiceError("This case is already marked as ongoing.")
     from ombud.cases.clocks import paging_start
 
+    location = ""
+    if private_key is not None and case.organisation.page_shows_location:
+        data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+        location = str(
+            case_content_decrypt(case=case, data_key=data_key).report.get("location", "")
+        )
     with transaction.atomic():
         case.urgent = True
-        case.save(update_fields=["urgent", "updated_at"])
+        case.acknowledged_at = case.acknowledged_by = None
+        case.meeting_due_at = None
+        if location:
+            case.page_location_box = crypto.secretbox_seal(
+                crypto.pepper_key("page-location"), location.encode()
+            )
+        case.save(
+            update_fields=[
+                "urgent",
+                "acknowledged_at",
+                "acknowledged_by",
+                "meeting_due_at",
+                "page_location_box",
+                "updated_at",
+            ]
+        )
         audit_log(
             organisation=case.organisation,
             type=AuditType.CASE_MARKED_URGENT,
@@ -632,6 +656,8 @@ def appeal_record(*, actor, case, private_key: bytes, statement: str) -> Appeal:
                     "You took no part in it, so you are asked to review it.\n\n"
                     f"{url}\n\nThis message contains no case content on purpose.\n"
                 ),
+                case=case,
+                user=grant.user,
             )
     return appeal
 

@@ -150,7 +150,9 @@ ACTIONS = {
     ),
     "urgent": Action(
         forms.CaseForm,
-        lambda actor, case, f, key: services.case_mark_urgent(actor=actor, case=case),
+        lambda actor, case, f, key: services.case_mark_urgent(
+            actor=actor, case=case, private_key=key
+        ),
         "Marked as ongoing: the team is being paged.",
     ),
     "flags": Action(

@@ -18,6 +18,7 @@ from ombud.cases.models import Case, ConsentRecord, Message, Submission
 from ombud.cases.services import message_create, message_validate
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.notify.models import OutboxMessage
 from ombud.notify.services import outbox_email
 from ombud.portal.models import PortalSession, ReceiptRenewal
 
@@ -210,6 +211,7 @@ def receipt_renewal_request(*, organisation, email: str) -> None:
                     f"If it was you, open this link within 30 minutes:\n{url}\n\n"
                     "If it was not you, ignore this message: nothing changes.\n"
                 ),
+                topic=OutboxMessage.Topic.TO_REPORTER,
             )
 
 
