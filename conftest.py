@@ -92,3 +92,34 @@ def submit_report(client):
         return Case.objects.get(pk=response.context["case"].pk), receipt
 
     return do_submit
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on a local port; Django's mail goes to it."""
+    import logging
+
+    from ombud.notify import testing
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs addresses
+    with testing.smtp_server(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def receiver():
+    """A local HTTP receiver for Apprise `json://` push channels."""
+    from ombud.notify import testing
+
+    with testing.push_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def clock():
+    """The worker's clock, moved forward by hand; real time keeps ticking."""
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        yield traveller

@@ -2,7 +2,6 @@
 the real task worker, a real SMTP server and a real push receiver, and a
 controlled clock (time-machine) instead of sleeps."""
 
-import logging
 import time
 from datetime import timedelta
 
@@ -29,25 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DESCRIPTION = "DESC-MARKER-5d1e he would not stop"
 LOCATION = "LOC-MARKER-88aa Room B by the stairs"
 RESPONDERS = ["alice", "bob", "dave", "erin"]
-
-
-@pytest.fixture
-def smtp(settings):
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs addresses
-    with testing.smtp_server(settings) as server:
-        yield server
-
-
-@pytest.fixture
-def receiver():
-    with testing.push_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(timezone.now(), tick=True) as traveller:
-        yield traveller
 
 
 @pytest.fixture

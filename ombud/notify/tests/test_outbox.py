@@ -1,11 +1,9 @@
 """The outbox against a real SMTP server and a real HTTP push receiver,
 driven by the real task worker under a controlled clock."""
 
-import logging
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -21,26 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET_ADDRESS = "quiet-reporter-7f3a@example.org"
 SECRET_TEXT = "TEXT-MARKER-91c2 the words of a message"
-
-
-@pytest.fixture
-def smtp(settings):
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs addresses
-    with testing.smtp_server(settings) as server:
-        yield server
-
-
-@pytest.fixture
-def receiver():
-    with testing.push_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def traveller():
-    """The worker's clock, moved forward by hand; real time keeps ticking."""
-    with time_machine.travel(timezone.now(), tick=True) as traveller:
-        yield traveller
 
 
 def browser(user):
@@ -60,7 +38,7 @@ def test_email_goes_out_through_smtp_and_the_row_is_deleted(people, smtp):
     assert not OutboxMessage.objects.exists()
 
 
-def test_smtp_down_for_the_first_attempts_then_the_message_arrives_once(people, smtp, traveller):
+def test_smtp_down_for_the_first_attempts_then_the_message_arrives_once(people, smtp, clock):
     smtp.stop()
     outbox_email(organisation=people.org_a, to=SECRET_ADDRESS, subject="Hello", body=SECRET_TEXT)
 
@@ -73,26 +51,26 @@ def test_smtp_down_for_the_first_attempts_then_the_message_arrives_once(people, 
     testing.run_worker()  # not due yet: nothing happens
     assert OutboxMessage.objects.get().attempts == 1
 
-    traveller.shift(backoff(1) + timedelta(seconds=1))
+    clock.shift(backoff(1) + timedelta(seconds=1))
     testing.run_worker()  # attempt 2: still down, and the wait doubles
     message = OutboxMessage.objects.get()
     assert message.attempts == 2
     assert backoff(2) == 2 * backoff(1)
 
     smtp.start()
-    traveller.shift(backoff(2) + timedelta(seconds=1))
+    clock.shift(backoff(2) + timedelta(seconds=1))
     testing.run_worker()  # attempt 3: delivered
     assert len(smtp.to(SECRET_ADDRESS)) == 1
     assert not OutboxMessage.objects.exists()
 
-    traveller.shift(timedelta(hours=6))
+    clock.shift(timedelta(hours=6))
     testing.run_worker()
     assert len(smtp.to(SECRET_ADDRESS)) == 1, "delivered exactly once"
     failed = DBTaskResult.objects.filter(status="FAILED")
     assert not failed.exists(), [t.traceback for t in failed]
 
 
-def test_push_service_down_then_the_push_arrives_once(people, receiver, traveller):
+def test_push_service_down_then_the_push_arrives_once(people, receiver, clock):
     channel = push_channel_add(user=people.bob, label="phone", url=receiver.url("bob-phone"))
     from ombud.notify.services import outbox_push
 
@@ -104,12 +82,12 @@ def test_push_service_down_then_the_push_arrives_once(people, receiver, travelle
     assert receiver.pushes == []
 
     receiver.down = False
-    traveller.shift(backoff(1) + timedelta(seconds=1))
+    clock.shift(backoff(1) + timedelta(seconds=1))
     testing.run_worker()
     [push] = receiver.to("bob-phone")
     assert push.data["title"] == "Title" and push.data["message"] == SECRET_TEXT
     assert not OutboxMessage.objects.exists()
-    traveller.shift(timedelta(hours=1))
+    clock.shift(timedelta(hours=1))
     testing.run_worker()
     assert len(receiver.pushes) == 1
 
@@ -151,14 +129,14 @@ def test_a_delivery_in_progress_is_not_sent_again_by_a_parallel_run(people, smtp
     assert smtp.mails == []
 
 
-def test_gives_up_after_the_last_attempt_and_the_chair_can_retry(people, smtp, traveller):
+def test_gives_up_after_the_last_attempt_and_the_chair_can_retry(people, smtp, clock):
     smtp.stop()
     message = outbox_email(organisation=people.org_a, to=SECRET_ADDRESS, subject="s", body="b")
     OutboxMessage.objects.filter(pk=message.pk).update(attempts=MAX_ATTEMPTS - 1)
     testing.run_worker()
     message.refresh_from_db()
     assert message.attempts == MAX_ATTEMPTS and message.gave_up
-    traveller.shift(timedelta(days=1))
+    clock.shift(timedelta(days=1))
     testing.run_worker()
     assert OutboxMessage.objects.get().attempts == MAX_ATTEMPTS, "no more attempts"
 
@@ -174,14 +152,14 @@ def test_gives_up_after_the_last_attempt_and_the_chair_can_retry(people, smtp, t
     assert not OutboxMessage.objects.exists()
 
 
-def test_outbox_page_shows_delivery_state_but_never_address_or_text(people, smtp, traveller):
+def test_outbox_page_shows_delivery_state_but_never_address_or_text(people, smtp, clock):
     smtp.stop()
     outbox_email(
         organisation=people.org_a, to=SECRET_ADDRESS, subject=SECRET_TEXT, body=SECRET_TEXT
     )
     outbox_email(organisation=people.org_b, to="other@b.example", subject="B", body="org B")
     testing.run_worker()
-    traveller.shift(timedelta(minutes=5))
+    clock.shift(timedelta(minutes=5))
 
     page = browser(people.alice).get("/org-a/staff/outbox/").content.decode()
     assert "ConnectionRefusedError" in page
@@ -233,7 +211,7 @@ def test_deleting_a_push_channel_drops_what_is_queued_for_it(people, receiver):
 
 
 def test_a_message_whose_delivery_task_was_lost_shows_overdue_and_can_be_retried(
-    people, smtp, traveller
+    people, smtp, clock
 ):
     # A worker died in the middle of the send: the task is gone, the row stays.
     message = outbox_email(organisation=people.org_a, to=SECRET_ADDRESS, subject="s", body="b")
@@ -241,7 +219,7 @@ def test_a_message_whose_delivery_task_was_lost_shows_overdue_and_can_be_retried
     OutboxMessage.objects.filter(pk=message.pk).update(
         claimed_until=timezone.now() + timedelta(minutes=5)
     )
-    traveller.shift(timedelta(minutes=30))
+    clock.shift(timedelta(minutes=30))
     testing.run_worker()
     assert smtp.mails == []
 
