@@ -356,3 +356,23 @@ class Appeal(models.Model):
     @property
     def statement_field(self) -> str:
         return f"appeal/{self.id}/statement"
+
+
+class PendingAccess(models.Model):
+    """A case a responder could read before they lost their key (password reset).
+    The old wrap is useless to them now; someone who holds the case, or the chair
+    with the recovery kit, restores access by granting it again."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="pending_access")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_access"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="pending_access_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.user} waits for access to case {self.case.number}"
