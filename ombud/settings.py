@@ -7,6 +7,7 @@ files under var/, so `make run` works on a fresh clone.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "csp",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "ombud.audit",
     "ombud.accounts",
     "ombud.orgs",
@@ -98,6 +100,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ombud.accounts.middleware.SessionLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ombud.urls"
@@ -144,6 +149,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account+address before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -172,9 +179,26 @@ SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = 12 * 3600
+# Staff sessions: 2 hours idle (the session's age, renewed by a request at most
+# once a minute rather than written on every one) and 12 hours absolute; both in
+# ombud.accounts.middleware.SessionLimitMiddleware.
+SESSION_COOKIE_AGE = 2 * 3600
+OMBUD_SESSION_MAX_AGE = 12 * 3600
+# A reset link works for an hour, and once (its HMAC covers the password hash).
+PASSWORD_RESET_TIMEOUT = 3600
 CSRF_COOKIE_HTTPONLY = True
 SESSION_KEY_COOKIE = "ombud_kk"  # holds the key that opens the session's private key
+
+# Lockout (django-axes): 5 failed logins for one account from one address lock
+# that pair for 15 minutes; a success clears the count. Usernames of failures
+# are not logged, successful logins not recorded.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "ombud.accounts.views.locked_out"
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True
 
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -244,6 +268,14 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "ombud.accounts.logging.RedactTokens"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Paths of reset and invitation links hold their one-time token.
+        "django.request": {"filters": ["redact_tokens"]},
+        "django.server": {"filters": ["redact_tokens"]},
+        # django-axes narrates every login at INFO; failures stay at WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }

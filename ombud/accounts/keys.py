@@ -22,7 +22,8 @@ def session_key_store(request, response, private_key: bytes) -> None:
     response.set_cookie(
         settings.SESSION_KEY_COOKIE,
         base64.urlsafe_b64encode(cookie_key).decode(),
-        max_age=settings.SESSION_COOKIE_AGE,
+        # The session's absolute limit: the idle limit lives server-side.
+        max_age=settings.OMBUD_SESSION_MAX_AGE,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Strict",

@@ -59,3 +59,28 @@ class PushChannel(models.Model):
 
     def __str__(self):
         return self.label
+
+
+class Invitation(models.Model):
+    """A one-time link, sent by email, with which a new team member sets their
+    password (and so gets their key pair). Only a keyed hash of the link's
+    token is stored; the row is deleted once accepted."""
+
+    organisation = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=150)
+    display_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.RESPONDER)
+    secret_hash = models.BinaryField(max_length=32, unique=True)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "email"], name="invitation_unique")
+        ]
+
+    def __str__(self):
+        return f"Invitation of {self.email} to {self.organisation}"

@@ -1,15 +1,33 @@
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.template.defaultfilters import pluralize
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ombud.accounts.forms import PushChannelForm
+from ombud.accounts.forms import (
+    InvitationAcceptForm,
+    PasswordResetRequestForm,
+    PasswordResetSetForm,
+    PushChannelForm,
+)
 from ombud.accounts.keys import session_key_forget, session_key_store
 from ombud.accounts.models import PushChannel
-from ombud.accounts.services import user_private_key_unlock
+from ombud.accounts.services import (
+    INVITATION_INVALID,
+    invitation_accept,
+    invitation_get,
+    user_password_change,
+    user_private_key_unlock,
+)
+from ombud.lib.errors import ServiceError
 from ombud.notify.selectors import push_tests_pending
 from ombud.notify.services import (
     push_channel_add,
@@ -114,3 +132,140 @@ def push_channel_test_view(request, pk):
         "minute, check the URL and the app's subscription.",
     )
     return redirect("profile")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def password_change(request):
+    """Change the password: the same key pair, re-encrypted, so every case
+    stays readable; this browser's session key is re-sealed and every other
+    session of the account ends on its next request."""
+    form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            private_key = user_password_change(
+                user=request.user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except (ServiceError, ValidationError) as e:
+            form.add_error(None, e.messages if isinstance(e, ValidationError) else str(e))
+        else:
+            request.user.refresh_from_db()
+            update_session_auth_hash(request, request.user)
+            messages.success(
+                request,
+                "Your password is changed. You stay logged in here; your other sessions "
+                "have ended. Every case you could read stays readable.",
+            )
+            response = redirect("profile")
+            if private_key is not None:
+                session_key_store(request, response, private_key)
+            return response
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"form": form, "memberships": list(memberships_of(user=request.user))},
+        status=400 if form.errors else 200,
+    )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetRequestForm
+    template_name = "accounts/password_reset.html"
+    success_url = reverse_lazy("password-reset-done")
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = PasswordResetSetForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password-reset-complete")
+    post_reset_login = False
+
+    def render_to_response(self, context, **kwargs):
+        # A dead link (expired, used, mangled) is a clear 400, not a 200.
+        form = context.get("form")
+        if not context.get("validlink") or (form is not None and form.errors):
+            kwargs["status"] = 400
+        return super().render_to_response(context, **kwargs)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        count = form.pending_count
+        if count:
+            messages.warning(
+                self.request,
+                f"Your account has a new key, so the {count} case{pluralize(count)} you "
+                f"could read {pluralize(count, 'is,are')} closed to you for now. Access must "
+                "be restored by a responder who holds the case, or by the chair with the "
+                "recovery kit: ask them.",
+            )
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def invitation_accept_view(request, token):
+    invitation = invitation_get(token=token)
+    if invitation is None:
+        return render(
+            request,
+            "accounts/invitation_invalid.html",
+            {"message": INVITATION_INVALID},
+            status=404,
+        )
+    form = InvitationAcceptForm(
+        request.POST if request.method == "POST" else None, email=invitation.email
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, private_key = invitation_accept(
+                token=token, password=form.cleaned_data["new_password1"]
+            )
+        except ServiceError as e:
+            form.add_error(None, str(e))
+        except ValidationError as e:
+            form.add_error("new_password1", e)
+        else:
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                f"Welcome to the team of {invitation.organisation.name}. You see a case once "
+                "someone who holds it gives you access.",
+            )
+            response = redirect("staff-home")
+            session_key_store(request, response, private_key)
+            return response
+    return render(
+        request,
+        "accounts/invitation_accept.html",
+        {"form": form, "invitation": invitation},
+        status=400 if form.errors else 200,
+    )
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer once an account and address are locked (AXES_* settings)."""
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {
+            "limit": settings.AXES_FAILURE_LIMIT,
+            "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+        },
+        status=429,
+    )

@@ -59,6 +59,9 @@ class Case(models.Model):
     reporter_contact_available = models.BooleanField(default=False)
     # The case key sealed to the organisation's recovery public key.
     recovery_wrap = models.BinaryField()
+    # During a recovery key rotation: the case key sealed to the new recovery
+    # public key; swapped into recovery_wrap when every case has one.
+    recovery_wrap_next = models.BinaryField(null=True)
     # The receipt: an HMAC for lookup, and the case key under an HKDF of it.
     receipt_lookup = models.BinaryField(max_length=32, null=True, unique=True)
     receipt_salt = models.BinaryField(max_length=16, null=True)

@@ -49,3 +49,7 @@ rules.add_perm("cases.recuse", holds_grant)
 rules.add_perm("cases.act", holds_grant)
 rules.add_perm("orgs.manage_catalog", is_chair)
 rules.add_perm("orgs.manage_settings", is_chair)
+# Access grants (ombud.cases.grants): only someone who holds the case key can
+# pass it on; the chair can also open any case with the recovery kit.
+rules.add_perm("cases.grant_access", holds_grant)
+rules.add_perm("orgs.use_recovery_kit", is_chair)

@@ -78,8 +78,10 @@ def case_submit(
     email = contact_email(content.get("reporter_contact", ""))
 
     with transaction.atomic():
-        # Lock the organisation so case numbers are allocated one at a time.
-        Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+        # Lock the organisation so case numbers are allocated one at a time,
+        # and read the recovery key under the lock: a key rotation swaps it
+        # under the same lock (ombud.orgs.recovery).
+        organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
         last = Case.objects.filter(organisation=organisation).aggregate(n=Max("number"))["n"]
         case = Case(
             organisation=organisation,
@@ -489,7 +491,7 @@ def note_add(*, actor, case, private_key: bytes, text: str) -> Note:
 MEETING_SECTIONS = [
     ("attendees", "Who attended"),
     ("documents_reviewed", "Documentation reviewed"),
-    ("past_incidents", "Past incidents consulted (related case numbers)"),
+    ("past_incidents", "Past incidents consulted (write #12 to link case 12)"),
     ("responses_discussed", "Possible responses discussed"),
     ("talks_to_reported_person", "Who will talk to the reported person"),
     ("followups", "Follow-ups and who owns them"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ombud.cases import views
+from ombud.cases import views, views_access
 
 urlpatterns = [
     path("<slug:org_slug>/staff/", views.dashboard, name="dashboard"),
@@ -10,6 +10,12 @@ urlpatterns = [
         views.case_recuse_view,
         name="case-recuse",
     ),
+    path(
+        "<slug:org_slug>/staff/cases/<int:number>/grant/",
+        views_access.case_grant,
+        name="case-grant",
+    ),
+    path("<slug:org_slug>/staff/access/", views_access.access_pending, name="access-pending"),
 ] + [
     path(
         f"<slug:org_slug>/staff/cases/<int:number>/{action}/",

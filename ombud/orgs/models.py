@@ -45,6 +45,11 @@ class Organisation(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
     recovery_public_key = models.BinaryField(max_length=32)
+    # A recovery key rotation under way (ombud.orgs.recovery): the new public
+    # key, and the salt from which the new private key is derived from the
+    # current one, so an interrupted rotation resumes with the same key.
+    recovery_next_public_key = models.BinaryField(max_length=32, null=True)
+    recovery_rotation_salt = models.BinaryField(max_length=32, null=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The newest audit event, so a chain cut short at its end is noticed too.
     audit_head_seq = models.PositiveBigIntegerField(default=0)

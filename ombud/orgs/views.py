@@ -1,12 +1,17 @@
-import secrets
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ombud.accounts.services import member_add, member_role_change
+from ombud.accounts.models import Invitation
+from ombud.accounts.services import (
+    member_add,
+    member_open_assigned_cases,
+    member_remove,
+    member_role_change,
+)
 from ombud.lib.errors import ServiceError
 from ombud.lib.staff import staff_view
 from ombud.orgs import selectors
@@ -72,7 +77,12 @@ def team(request, organisation):
     return render(
         request,
         "orgs/team.html",
-        {"organisation": organisation, "members": selectors.members(organisation=organisation)},
+        {
+            "organisation": organisation,
+            "members": selectors.members(organisation=organisation),
+            "invitations": Invitation.objects.filter(organisation=organisation).order_by("email"),
+            "now": timezone.now(),
+        },
     )
 
 
@@ -82,26 +92,19 @@ def team(request, organisation):
 def member_add_view(request, organisation):
     form = MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        # A first password for a new account, shown once to the chair to hand over.
-        password = "-".join(secrets.token_hex(3) for _ in range(4))
         try:
-            membership = member_add(
-                actor=request.user,
-                organisation=organisation,
-                password=password,
-                **form.cleaned_data,
-            )
+            added = member_add(actor=request.user, organisation=organisation, **form.cleaned_data)
         except ServiceError as e:
             form.add_error("email", str(e))
         else:
-            new_account = membership.user.check_password(password)
+            invited = isinstance(added, Invitation)
             return render(
                 request,
                 "orgs/member_added.html",
                 {
                     "organisation": organisation,
-                    "membership": membership,
-                    "password": password if new_account else None,
+                    "membership": None if invited else added,
+                    "invitation": added if invited else None,
                 },
             )
     return render(
@@ -109,6 +112,34 @@ def member_add_view(request, organisation):
         "orgs/member_add.html",
         {"organisation": organisation, "form": form},
         status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@staff_view("orgs.manage_team")
+@require_http_methods(["GET", "HEAD", "POST"])
+def member_remove_view(request, organisation, pk):
+    """Confirm, then take someone off the team (ombud.accounts.services.member_remove)."""
+    membership = selectors.member_get(organisation=organisation, pk=pk)
+    if request.method == "POST":
+        try:
+            unassigned = member_remove(actor=request.user, membership=membership)
+        except ServiceError as e:
+            messages.error(request, str(e))
+            return redirect("team", organisation.slug)
+        return render(
+            request,
+            "orgs/member_removed.html",
+            {"organisation": organisation, "removed": membership.user, "cases": unassigned},
+        )
+    return render(
+        request,
+        "orgs/member_remove.html",
+        {
+            "organisation": organisation,
+            "membership": membership,
+            "cases": list(member_open_assigned_cases(membership=membership)),
+        },
     )
 
 

@@ -189,7 +189,8 @@ def test_key_cookie_is_httponly_strict_and_secure_when_cookies_are(client, peopl
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Strict"
     assert cookie["secure"] is True
-    assert int(cookie["max-age"]) == settings.SESSION_COOKIE_AGE
+    # The absolute session limit; the 2-hour idle limit is kept server-side.
+    assert int(cookie["max-age"]) == settings.OMBUD_SESSION_MAX_AGE
     assert len(base64.urlsafe_b64decode(cookie.value)) == 32
 
 

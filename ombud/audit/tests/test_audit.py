@@ -81,18 +81,32 @@ def test_event_update_names_the_changed_fields(people):
 
 
 def test_member_add(people):
+    # An existing account joins at once.
     membership = member_add(
         actor=people.alice,
         organisation=people.org_a,
-        email="erin@a.example",
-        display_name="Erin",
+        email="charlie@b.example",
+        display_name="Charlie",
         role=Role.RESPONDER,
-        password=PASSWORD,
     )
     logged = last_event(people.org_a)
     assert logged.type == AuditType.MEMBER_ADDED
     assert logged.actor_id == people.alice.pk
     assert logged.data == {"user": membership.user_id, "role": "responder"}
+
+
+def test_member_invite(people):
+    invitation = member_add(
+        actor=people.alice,
+        organisation=people.org_a,
+        email="erin@a.example",
+        display_name="Erin",
+        role=Role.RESPONDER,
+    )
+    logged = last_event(people.org_a)
+    assert logged.type == AuditType.MEMBER_INVITED
+    assert logged.actor_id == people.alice.pk
+    assert logged.data == {"invitation": invitation.pk, "role": "responder"}
 
 
 def test_member_role_change(people):
@@ -155,7 +169,6 @@ def test_case_recuse(people, submit_report):
             email="mallory@a.example",
             display_name="M",
             role=Role.CHAIR,
-            password=PASSWORD,
         ),
         lambda p: member_role_change(
             actor=p.dave,

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from conftest import PASSWORD
-from ombud.accounts.models import Membership, Role
+from ombud.accounts.models import Invitation, Membership, Role
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.cases.models import Case, Decision, Exclusion, Grant, Message, Note
@@ -70,6 +70,23 @@ ROUTES = {
     "home": Route("/", PUBLIC, {"GET": (200, None)}),
     "login": Route("/accounts/login/", PUBLIC, {"GET": (200, None), "POST": (200, {})}),
     "logout": Route("/accounts/logout/", PUBLIC, {"POST": (302, {})}),
+    # forgotten password and invitations: the same answer for everyone, and a
+    # dead link is refused whoever follows it
+    "password-reset": Route(
+        "/accounts/password/reset/",
+        PUBLIC,
+        {"GET": (200, None), "POST": (302, {"email": "nobody@example.org"})},
+    ),
+    "password-reset-done": Route("/accounts/password/reset/sent/", PUBLIC, {"GET": (200, None)}),
+    "password-reset-confirm": Route(
+        "/accounts/password/reset/Mg/bad-token/", PUBLIC, {"GET": (400, None), "POST": (400, {})}
+    ),
+    "password-reset-complete": Route(
+        "/accounts/password/reset/complete/", PUBLIC, {"GET": (200, None)}
+    ),
+    "invitation-accept": Route(
+        "/accounts/invitation/bm90LWEtdG9rZW4/", PUBLIC, {"GET": (404, None), "POST": (404, {})}
+    ),
     "organisation-home": Route("/org-a/", PUBLIC, {"GET": (200, None)}),
     "report": Route(
         "/org-a/pyconf/report/",
@@ -99,6 +116,11 @@ ROUTES = {
     "member-role": Route(
         "/org-a/staff/team/{membership}/role/", CHAIR_ONLY, {"POST": (302, {"role": "responder"})}
     ),
+    "member-remove": Route(
+        "/org-a/staff/team/{membership}/remove/",
+        CHAIR_ONLY,
+        {"GET": (200, None), "POST": (200, {})},
+    ),
     "catalog": Route(
         "/org-a/staff/catalog/",
         CHAIR_ONLY,
@@ -122,6 +144,9 @@ ROUTES = {
     "outbox": Route("/org-a/staff/outbox/", CHAIR_ONLY, {"GET": (200, None)}),
     "outbox-retry": Route("/org-a/staff/outbox/retry/", CHAIR_ONLY, {"POST": (302, {})}),
     "profile": Route("/staff/profile/", LOGGED_IN, {"GET": (200, None), "POST": (400, {})}),
+    "password-change": Route(
+        "/staff/profile/password/", LOGGED_IN, {"GET": (200, None), "POST": (400, {})}
+    ),
     # nobody's channel: every logged-in person gets the same 404
     "push-channel-remove": Route(
         "/staff/profile/push/999999/remove/", LOGGED_IN, {"POST": (404, {})}
@@ -182,6 +207,32 @@ ROUTES = {
         "/org-a/report/status/renew/bm90LWEtdG9rZW4/",
         PUBLIC,
         {"GET": (404, None), "POST": (404, {})},
+    ),
+    # access grants ({frank}: the member who joined after the report) and the
+    # chair's recovery kit ({kit}: org A's real kit, so the chair succeeds)
+    "case-grant": Route(
+        "/org-a/staff/cases/{n}/grant/",
+        CASE,
+        {"GET": (200, None), "POST": (302, {"member": "{frank}", "scope": "case"})},
+    ),
+    "access-pending": Route("/org-a/staff/access/", MEMBER, {"GET": (200, None)}),
+    "recovery-restore": Route(
+        "/org-a/staff/recovery/restore/",
+        CHAIR_ONLY,
+        {
+            "GET": (200, None),
+            "POST": (302, {"form": "grant", "kit": "{kit}", "member": "{frank}", "scope": "all"}),
+        },
+    ),
+    "recovery-kit": Route(
+        "/org-a/staff/recovery/kit/",
+        CHAIR_ONLY,
+        {"GET": (200, None), "POST": (200, {"kit": "{kit}"})},
+    ),
+    "recovery-rotate": Route(
+        "/org-a/staff/recovery/rotate/",
+        CHAIR_ONLY,
+        {"GET": (200, None), "POST": (200, {"kit": "{kit}"})},
     ),
 }
 
@@ -265,6 +316,8 @@ def _ids(world) -> dict:
         "n": world.case.number,
         "membership": Membership.objects.get(user=world.bob, organisation=world.org_a).pk,
         "response_type": world.org_a.response_types.first().pk,
+        "frank": world.frank.pk,
+        "kit": world.kit_a,
     }
 
 
@@ -276,7 +329,13 @@ def _request(client, method, path, data, world=None):
     if method == "GET":
         return client.get(path)
     ids = _ids(world) if world is not None else {}
-    return client.post(path, {k.format(**ids): v for k, v in (data or {}).items()})
+    return client.post(
+        path,
+        {
+            k.format(**ids): v.format(**ids) if isinstance(v, str) else v
+            for k, v in (data or {}).items()
+        },
+    )
 
 
 # --- the matrix --------------------------------------------------------------------
@@ -344,6 +403,7 @@ def test_refused_writes_change_nothing(world, name, method, actor):
     assert Event.objects.get(pk=world.event_a.pk).name == "PyConf A"
     assert not Event.objects.filter(slug="sprints").exists()
     assert not Membership.objects.filter(user__email="newbie@a.example").exists()
+    assert not Invitation.objects.exists()
     assert Membership.objects.get(user=world.bob, organisation=world.org_a).role == "responder"
     assert Grant.objects.filter(case=world.case, user=world.bob).exists()
     assert Grant.objects.filter(case=world.case, user=world.alice).exists()

@@ -52,6 +52,7 @@ def case_url(case, action: str = "") -> str:
 
 
 def _text(fragment: str) -> str:
+    fragment = re.sub(r"</?a\b[^>]*>", "", fragment)  # links are inline: no space
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
@@ -347,7 +348,7 @@ def test_meeting_record_is_encrypted_shown_and_triages_the_case(people, case, bo
     for label, value in [
         ("Who attended", sections["attendees"]),
         ("Documentation reviewed", sections["documents_reviewed"]),
-        ("Past incidents consulted (related case numbers)", "#3, #7"),
+        ("Past incidents consulted (write #12 to link case 12)", "#3, #7"),
         ("Possible responses discussed", sections["responses_discussed"]),
         ("Who will talk to the reported person", "Bob"),
         ("Follow-ups and who owns them", sections["followups"]),
@@ -748,3 +749,17 @@ def test_a_case_number_that_does_not_exist_is_not_found(people, case, bob):
         assert bob.post(f"/org-a/staff/cases/{number}/note/", {"text": "x"}).status_code == 404
         assert bob.get(f"/org-a/staff/cases/{number}/").status_code == 404
     assert bob.post(f"/org-a/staff/cases/{case.number}/nonsense/").status_code == 404
+
+
+def test_meeting_record_links_related_cases_and_escapes_the_rest(people, submit_report, login):
+    first, _ = submit_report(people.event_a)
+    second, _ = submit_report(people.event_a)
+    bob = login(people.bob)
+    response = bob.post(
+        f"/org-a/staff/cases/{second.number}/meeting/",
+        {"past_incidents": f"Same person as #{first.number} <b>bold</b>"},
+    )
+    assert response.status_code == 302
+    page = bob.get(f"/org-a/staff/cases/{second.number}/").content.decode()
+    assert f'<a href="/org-a/staff/cases/{first.number}/">#{first.number}</a>' in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page

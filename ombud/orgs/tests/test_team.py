@@ -1,5 +1,5 @@
-"""A chair runs the team from the staff UI: adds responders (a new account gets a
-first password shown once), changes roles, and can never leave the
+"""A chair runs the team from the staff UI: adds responders (a new account is
+invited by email and sets its own password), changes roles, and can never leave the
 organisation without a chair. Nobody else may, and nothing outside the form's
 fields moves."""
 
@@ -57,6 +57,34 @@ def alice(people):
     return browser(people.alice)
 
 
+JOIN_PASSWORD = "erin's own chosen passphrase"
+
+
+def invitation_link(email="erin@a.example") -> str:
+    from ombud.notify.models import OutboxMessage
+    from ombud.notify.services import outbox_open
+
+    (body,) = [
+        m["body"]
+        for m in (outbox_open(o) for o in OutboxMessage.objects.filter(kind="email"))
+        if m["to"] == email
+    ]
+    return re.search(r"https?://[^/\s]+(/accounts/invitation/\S+/)", body).group(1)
+
+
+def join(alice, data=None):
+    """The chair invites; the invitee follows the emailed link and sets a password."""
+    data = data or NEW_MEMBER
+    response = alice.post(ADD, data)
+    assert response.status_code == 200
+    accepted = Client().post(
+        invitation_link(data["email"].lower()),
+        {"new_password1": JOIN_PASSWORD, "new_password2": JOIN_PASSWORD},
+    )
+    assert accepted.status_code == 302, accepted.content.decode()[:500]
+    return User.objects.get(email=data["email"].lower()), JOIN_PASSWORD
+
+
 # --- the team page -------------------------------------------------------------------
 
 
@@ -77,41 +105,41 @@ def test_chair_sees_the_team_with_roles(people, alice):
 # --- adding people -------------------------------------------------------------------
 
 
-def test_chair_adds_a_new_responder_and_sees_a_first_password_once(people, alice):
+def test_chair_invites_a_new_responder_who_sets_their_own_password(people, alice):
     assert alice.get(ADD).status_code == 200
 
     response = alice.post(ADD, NEW_MEMBER)
     assert response.status_code == 200
-    assert "no-store" in response["Cache-Control"], "the page with the password is not cached"
-    password = response.context["password"]
-    assert password and len(password) >= 16
     html = response.content.decode()
-    assert password in html
-    assert "erin@a.example" in html
+    assert "An invitation is on its way" in html and "erin@a.example" in html
+    assert not User.objects.filter(email="erin@a.example").exists(), "not before they accept"
+    invited = AuditEvent.objects.filter(organisation=people.org_a).order_by("seq").last()
+    assert invited.type == AuditType.MEMBER_INVITED
+    assert invited.actor_id == people.alice.pk
+    assert "invited" in alice.get(TEAM).content.decode()
 
+    accepted = Client().post(
+        invitation_link(), {"new_password1": JOIN_PASSWORD, "new_password2": JOIN_PASSWORD}
+    )
+    assert accepted.status_code == 302
     erin = User.objects.get(email="erin@a.example")
     assert erin.display_name == "Erin"
     assert erin.has_keys, "a new responder gets a key pair so reports can be sealed for them"
-    assert erin.check_password(password)
+    assert erin.check_password(JOIN_PASSWORD)
     assert membership(erin, people.org_a).role == Role.RESPONDER
     assert not erin.is_staff and not erin.is_superuser
 
     added = AuditEvent.objects.filter(organisation=people.org_a).order_by("seq").last()
-    assert added.type == AuditType.MEMBER_ADDED
-    assert added.actor_id == people.alice.pk
-    assert added.data == {"user": erin.pk, "role": "responder"}
-    assert password not in str(added.data)
-
-    team = alice.get(TEAM).content.decode()
-    assert "erin@a.example" in team
-    assert password not in team, "the first password is shown only once"
+    assert added.type == AuditType.INVITATION_ACCEPTED
+    assert added.actor_id == erin.pk
+    assert added.data["user"] == erin.pk and added.data["role"] == "responder"
+    assert JOIN_PASSWORD not in str(added.data)
 
 
 def test_new_responder_logs_in_and_sees_no_earlier_case(people, alice, submit_report):
     case, _ = submit_report(people.event_a, description="Before Erin joined.")
 
-    password = alice.post(ADD, NEW_MEMBER).context["password"]
-    erin = User.objects.get(email="erin@a.example")
+    erin, password = join(alice)
     as_erin = browser(erin, password)
 
     dashboard = as_erin.get("/org-a/staff/")
@@ -130,8 +158,7 @@ def test_new_responder_logs_in_and_sees_no_earlier_case(people, alice, submit_re
 
 
 def test_new_member_can_be_excluded_on_the_report_form(people, alice, submit_report):
-    alice.post(ADD, NEW_MEMBER)
-    erin = User.objects.get(email="erin@a.example")
+    erin, _ = join(alice)
 
     page = Client().get("/org-a/pyconf/report/")
     assert (str(erin.pk), "Erin") in page.context["form"].fields["exclude"].choices
@@ -144,8 +171,7 @@ def test_new_member_can_be_excluded_on_the_report_form(people, alice, submit_rep
 
 
 def test_new_member_is_sealed_into_reports_filed_after_they_joined(people, alice, submit_report):
-    password = alice.post(ADD, NEW_MEMBER).context["password"]
-    erin = User.objects.get(email="erin@a.example")
+    erin, password = join(alice)
     case, _ = submit_report(people.event_a, description="After Erin joined.")
 
     as_erin = browser(erin, password)
@@ -155,9 +181,7 @@ def test_new_member_is_sealed_into_reports_filed_after_they_joined(people, alice
 
 
 def test_chair_can_add_a_chair(people, alice):
-    response = alice.post(ADD, {**NEW_MEMBER, "role": "chair"})
-    assert response.status_code == 200
-    erin = User.objects.get(email="erin@a.example")
+    erin, _ = join(alice, {**NEW_MEMBER, "role": "chair"})
     assert membership(erin, people.org_a).role == Role.CHAIR
 
 
@@ -166,9 +190,9 @@ def test_an_existing_account_joins_without_a_new_password(people, alice):
         ADD, {"email": "Charlie@B.example", "display_name": "Someone else", "role": "responder"}
     )
     assert response.status_code == 200
-    assert response.context["password"] is None
+    assert response.context["invitation"] is None
     html = response.content.decode()
-    assert "shown once" not in html
+    assert "invitation" not in html
     assert "already had an Ombud account" in html
 
     assert User.objects.filter(email__iexact="charlie@b.example").count() == 1
@@ -231,8 +255,8 @@ def test_adding_with_a_role_outside_the_choices_is_refused(people, alice, role):
 
 
 def test_adding_ignores_fields_outside_the_form(people, alice):
-    response = alice.post(
-        ADD,
+    erin, _ = join(
+        alice,
         {
             **NEW_MEMBER,
             "organisation": str(people.org_b.pk),
@@ -241,8 +265,6 @@ def test_adding_ignores_fields_outside_the_form(people, alice):
             "password": "chosen-by-the-attacker",
         },
     )
-    assert response.status_code == 200
-    erin = User.objects.get(email="erin@a.example")
     assert not erin.is_superuser and not erin.is_staff
     assert not erin.check_password("chosen-by-the-attacker")
     assert list(erin.memberships.values_list("organisation_id", flat=True)) == [people.org_a.pk]
@@ -445,8 +467,9 @@ def test_anonymous_posts_change_nothing(people):
     assert not User.objects.filter(email="erin@a.example").exists()
 
 
-def test_first_password_looks_random(people, alice):
-    first = alice.post(ADD, NEW_MEMBER).context["password"]
-    second = alice.post(ADD, {**NEW_MEMBER, "email": "frank@a.example"}).context["password"]
+def test_invitation_links_look_random(people, alice):
+    alice.post(ADD, NEW_MEMBER)
+    alice.post(ADD, {**NEW_MEMBER, "email": "frank@a.example"})
+    first, second = invitation_link(), invitation_link("frank@a.example")
     assert first != second
-    assert re.fullmatch(r"[0-9a-f]{6}(-[0-9a-f]{6}){3}", first)
+    assert re.fullmatch(r"/accounts/invitation/[A-Za-z0-9_-]{43}/", first)

@@ -1,0 +1,385 @@
+"""The chair's recovery kit: restoring access, printing it again, rotating it."""
+
+# ruff: noqa: F811 - `world` is the access matrix's fixture, imported to be used
+
+import logging
+import os
+import time
+
+import pytest
+from django.apps import apps
+
+from ombud.audit.models import AuditEvent
+from ombud.audit.types import AuditType
+from ombud.cases.models import Case, Grant, PendingAccess
+from ombud.cases.tests.test_access import MARKER, browser, world  # noqa: F401 - fixture
+from ombud.lib import crypto
+from ombud.orgs import recovery
+from ombud.orgs.models import Organisation
+
+pytestmark = pytest.mark.django_db
+
+RESTORE = "/org-a/staff/recovery/restore/"
+KIT = "/org-a/staff/recovery/kit/"
+ROTATE = "/org-a/staff/recovery/rotate/"
+
+
+def _nobody_can_open(world):
+    """Everyone with access left or lost their key: only the kit opens case 1."""
+    Grant.objects.filter(case=world.case).delete()
+    PendingAccess.objects.create(case=world.case, user=world.bob)
+
+
+def _state():
+    return (
+        sorted(Grant.objects.values_list("case_id", "user_id")),
+        sorted(PendingAccess.objects.values_list("case_id", "user_id")),
+        AuditEvent.objects.count(),
+        bytes(Organisation.objects.get(slug="org-a").recovery_public_key),
+    )
+
+
+def _bad_kits(world):
+    body = world.kit_a.split(" ", 2)[2]
+    typo_char = "A" if body[0] != "A" else "B"
+    return {
+        "another organisation's": (world.kit_b, "belongs to another organisation"),
+        "malformed": ("hello there", "not an Ombud recovery kit"),
+        "truncated": (world.kit_a[:-6], "incomplete"),
+        "typo": (
+            world.kit_a.replace(body, typo_char + body[1:]),
+            "checksum does not match",
+        ),
+        "foreign characters": (world.kit_a[:-1] + "!", "characters that do not belong"),
+        "empty": ("", "This field is required"),
+        "huge": ("A" * 5000, "far too long"),
+    }
+
+
+def test_chair_restores_pending_access_to_a_case_nobody_can_open(world):
+    _nobody_can_open(world)
+    alice = browser(world.alice)
+    page = alice.get(RESTORE)
+    assert page.status_code == 200 and "Bob — case #1" in page.content.decode()
+    pending = PendingAccess.objects.get()
+    response = alice.post(
+        RESTORE, {"form": "pending", "kit": world.kit_a, "pending": [pending.pk]}, follow=True
+    )
+    assert "Bob now has access to case #1." in response.content.decode()
+    assert not PendingAccess.objects.exists()
+    event = AuditEvent.objects.get(type=AuditType.ACCESS_RESTORED_WITH_KIT)
+    assert (event.actor_id, event.data) == (
+        world.alice.pk,
+        {"user": world.bob.pk, "scope": "pending"},
+    )
+    page = browser(world.bob).get(world.case_url)
+    assert page.status_code == 200 and MARKER in page.content.decode()
+
+
+def test_chair_grants_any_member_every_case_with_the_kit(world, submit_report):
+    submit_report(world.event_a, exclude=[str(world.frank.pk)])
+    Grant.objects.filter(user=world.frank).delete()
+    response = browser(world.alice).post(
+        RESTORE,
+        {"form": "grant", "kit": world.kit_a, "member": world.frank.pk, "scope": "all"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Frank now has access to case #1." in html
+    assert "Not given access to case #2: the reporter excluded them from it." in html
+    assert list(Grant.objects.filter(user=world.frank).values_list("case__number", flat=True)) == [
+        1
+    ]
+
+
+def test_kit_grant_to_an_excluded_member_is_refused(world):
+    before = _state()
+    response = browser(world.alice).post(
+        RESTORE,
+        {
+            "form": "grant",
+            "kit": world.kit_a,
+            "member": world.dave.pk,
+            "scope": "case",
+            "number": 1,
+        },
+    )
+    assert response.status_code == 400
+    assert "the reporter excluded them from it" in response.content.decode()
+    assert _state() == before
+
+
+def test_kit_lifts_a_recusal_for_someone_else_but_not_for_the_chair_herself(world):
+    alice = browser(world.alice)
+    response = alice.post(
+        RESTORE,
+        {
+            "form": "grant",
+            "kit": world.kit_a,
+            "member": world.erin.pk,
+            "scope": "case",
+            "number": 1,
+        },
+    )
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(type=AuditType.RECUSAL_LIFTED).count() == 1
+
+    alice.post(world.recuse_url)
+    before = _state()
+    response = alice.post(
+        RESTORE,
+        {
+            "form": "grant",
+            "kit": world.kit_a,
+            "member": world.alice.pk,
+            "scope": "case",
+            "number": 1,
+        },
+    )
+    assert response.status_code == 400
+    assert "only another responder can give you access again" in response.content.decode()
+    assert _state() == before
+
+
+BAD_KITS = [
+    "another organisation's",
+    "malformed",
+    "truncated",
+    "typo",
+    "foreign characters",
+    "empty",
+    "huge",
+]
+
+
+@pytest.mark.parametrize("which", BAD_KITS)
+def test_bad_kits_are_refused_everywhere_and_change_nothing(world, which):
+    _nobody_can_open(world)
+    kit, message = _bad_kits(world)[which]
+    pending = PendingAccess.objects.get()
+    alice = browser(world.alice)
+    before = _state()
+    for url, data in [
+        (RESTORE, {"form": "pending", "kit": kit, "pending": [pending.pk]}),
+        (RESTORE, {"form": "grant", "kit": kit, "member": world.frank.pk, "scope": "all"}),
+        (KIT, {"kit": kit}),
+        (ROTATE, {"kit": kit}),
+    ]:
+        response = alice.post(url, data)
+        assert response.status_code == 400, url
+        assert message in response.content.decode(), url
+        assert _state() == before, url
+        assert Organisation.objects.get(pk=world.org_a.pk).recovery_rotation_salt is None
+
+
+@pytest.mark.parametrize("actor", ["bob", "dave", "frank"])
+def test_responders_cannot_use_the_kit_pages(world, actor):
+    client = browser(getattr(world, actor))
+    before = _state()
+    for url in (RESTORE, KIT, ROTATE):
+        assert client.get(url).status_code == 403
+        assert (
+            client.post(url, {"kit": world.kit_a, "form": "grant", "scope": "all"}).status_code
+            == 403
+        )
+    assert _state() == before
+
+
+def test_other_organisations_chair_and_anonymous_get_nothing(world):
+    before = _state()
+    for url in (RESTORE, KIT, ROTATE):
+        assert browser(world.charlie).post(url, {"kit": world.kit_b}).status_code == 404
+        response = browser().post(url, {"kit": world.kit_a})
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert _state() == before
+
+
+def test_kit_is_shown_again_only_to_whoever_enters_it(world):
+    alice = browser(world.alice)
+    assert "Print the recovery kit again" in alice.get(KIT).content.decode()
+    messy = world.kit_a.lower().replace(" ", "\n  ")
+    response = alice.post(
+        KIT, {"kit": messy.replace("ombud-recovery-1", "OMBUD-RECOVERY-1").replace("org-", "ORG-")}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert world.kit_a in html
+    assert "Two copies" in html and "Offline" in html
+    assert AuditEvent.objects.filter(type=AuditType.RECOVERY_KIT_SHOWN).count() == 1
+
+
+def _opens_all(private_key, organisation, field="recovery_wrap"):
+    for case in Case.objects.filter(organisation=organisation):
+        crypto.data_key_unseal(private_key, getattr(case, field))
+
+
+def test_rotation_through_the_page_shows_the_new_kit_once_and_retires_the_old(world):
+    alice = browser(world.alice)
+    page = alice.get(ROTATE)
+    assert "1 case will be re-wrapped" in page.content.decode()
+    response = alice.post(ROTATE, {"kit": world.kit_a})
+    html = response.content.decode()
+    assert response.status_code == 200
+    new_kit = response.context["kit"]
+    assert new_kit != world.kit_a and new_kit in html and "shown once" in html
+    org = Organisation.objects.get(pk=world.org_a.pk)
+    _opens_all(crypto.recovery_kit_decode(new_kit, org_id=org.pk), org)
+    assert org.recovery_rotation_salt is None and org.recovery_next_public_key is None
+
+    response = alice.post(KIT, {"kit": world.kit_a})
+    assert response.status_code == 400
+    assert "replaced by a newer one" in response.content.decode()
+    # The new kit restores access.
+    _nobody_can_open(world)
+    response = alice.post(
+        RESTORE,
+        {"form": "pending", "kit": new_kit, "pending": [PendingAccess.objects.get().pk]},
+    )
+    assert response.status_code == 302
+    assert browser(world.bob).get(world.case_url).status_code == 200
+    types = list(AuditEvent.objects.values_list("type", flat=True))
+    assert AuditType.RECOVERY_ROTATION_STARTED in types and AuditType.RECOVERY_ROTATED in types
+
+
+class Crash(Exception):
+    pass
+
+
+def test_interrupted_rotation_leaves_every_case_readable_and_rerunning_completes(
+    world, submit_report
+):
+    for _ in range(6):
+        submit_report(world.event_a)
+    org = Organisation.objects.get(pk=world.org_a.pk)
+    old_key = crypto.recovery_kit_decode(world.kit_a, org_id=org.pk)
+
+    def crash(done):
+        raise Crash
+
+    with pytest.raises(Crash):
+        recovery.recovery_rotate(
+            actor=world.alice,
+            organisation=org,
+            kit_text=world.kit_a,
+            batch_size=3,
+            after_batch=crash,
+        )
+    status = recovery.rotation_status(organisation=org)
+    assert (status.done, status.total, status.in_progress) == (3, 7, True)
+    # Every case still opens with the old kit; the old kit is still the current one.
+    _opens_all(old_key, org)
+    assert "3 of 7 cases" in browser(world.alice).get(ROTATE).content.decode()
+
+    # A report filed in the middle of the rotation is re-wrapped too.
+    submit_report(world.event_a)
+    seen = []
+    result = recovery.recovery_rotate(
+        actor=world.alice,
+        organisation=org,
+        kit_text=world.kit_a,
+        batch_size=3,
+        after_batch=seen.append,
+    )
+    assert seen == [6, 8]
+    assert (result.done, result.total, result.in_progress) == (8, 8, False)
+    new_key = crypto.recovery_kit_decode(result.new_kit, org_id=org.pk)
+    _opens_all(new_key, org)
+    assert not Case.objects.filter(recovery_wrap_next__isnull=False).exists()
+    with pytest.raises(crypto.RecoveryKitError, match="replaced"):
+        recovery.recovery_rotate(actor=world.alice, organisation=org, kit_text=world.kit_a)
+    assert AuditEvent.objects.filter(type=AuditType.RECOVERY_ROTATION_STARTED).count() == 1
+    assert AuditEvent.objects.filter(type=AuditType.RECOVERY_ROTATED).count() == 1
+
+
+def test_time_budget_stops_early_and_the_page_continues(world, submit_report):
+    for _ in range(3):
+        submit_report(world.event_a)
+    org = Organisation.objects.get(pk=world.org_a.pk)
+    partial = recovery.recovery_rotate(
+        actor=world.alice, organisation=org, kit_text=world.kit_a, batch_size=1, time_budget=0
+    )
+    assert (partial.done, partial.total, partial.new_kit) == (1, 4, None)
+    response = browser(world.alice).post(ROTATE, {"kit": world.kit_a})
+    assert response.status_code == 200 and response.context["new"] is True
+
+
+def _all_text_in_the_database() -> str:
+    chunks = []
+    for model in apps.get_models():
+        for row in model.objects.all().values():
+            for value in row.values():
+                if isinstance(value, (bytes, memoryview)):
+                    chunks.append(bytes(value).hex())
+                    chunks.append(bytes(value).decode("latin-1"))
+                else:
+                    chunks.append(str(value))
+    return "\n".join(chunks)
+
+
+def test_the_kit_never_reaches_logs_database_or_audit(world, caplog):
+    caplog.set_level(logging.DEBUG)
+    _nobody_can_open(world)
+    alice = browser(world.alice)
+    bad = _bad_kits(world)
+    alice.post(
+        RESTORE, {"form": "grant", "kit": bad["typo"][0], "member": world.frank.pk, "scope": "all"}
+    )
+    alice.post(KIT, {"kit": world.kit_a})
+    alice.post(
+        RESTORE,
+        {"form": "pending", "kit": world.kit_a, "pending": [PendingAccess.objects.get().pk]},
+    )
+    new_kit = alice.post(ROTATE, {"kit": world.kit_a}).context["kit"]
+
+    secrets_ = []
+    for kit in (world.kit_a, new_kit, bad["typo"][0]):
+        body = kit.split(" ", 2)[2]
+        key = (
+            crypto.recovery_kit_decode(kit, org_id=world.org_a.pk)
+            if kit != bad["typo"][0]
+            else None
+        )
+        secrets_ += [body, body.replace(" ", ""), body.split(" ")[0] + " " + body.split(" ")[1]]
+        if key:
+            secrets_ += [key.hex(), key.decode("latin-1")]
+    logs = caplog.text + "\n".join(str(r.__dict__) for r in caplog.records)
+    database = _all_text_in_the_database()
+    audit = "\n".join(str(e.data) for e in AuditEvent.objects.all())
+    for secret in secrets_:
+        assert secret not in logs
+        assert secret not in database
+        assert secret not in audit
+    assert "OMBUD-RECOVERY-1" not in database
+
+
+@pytest.mark.skipif(not os.environ.get("OMBUD_BENCH"), reason="set OMBUD_BENCH=1 to time it")
+def test_bench_rotation_of_10000_cases(people, submit_report, capsys):
+    case, _ = submit_report(people.event_a)
+    org = people.org_a
+    template = Case.objects.get(pk=case.pk)
+    rows = []
+    for i in range(2, 10_001):
+        template.pk = None
+        template.id = None
+        template.number = i
+        template.receipt_lookup = None
+        template.recovery_wrap = crypto.data_key_seal(
+            org.recovery_public_key, crypto.data_key_new()
+        )
+        rows.append(
+            Case(
+                **{
+                    f.attname: getattr(template, f.attname)
+                    for f in Case._meta.concrete_fields
+                    if f.attname != "id"
+                }
+            )
+        )
+    Case.objects.bulk_create(rows, batch_size=1000)
+    assert Case.objects.filter(organisation=org).count() == 10_000
+    started = time.perf_counter()
+    result = recovery.recovery_rotate(actor=people.alice, organisation=org, kit_text=people.kit_a)
+    elapsed = time.perf_counter() - started
+    assert result.new_kit and result.done == 10_000
+    with capsys.disabled():
+        print(f"\nrotated the recovery key over 10,000 cases in {elapsed:.2f} s")
