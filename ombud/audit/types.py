@@ -46,3 +46,5 @@ class AuditType(models.IntegerChoices):
     RECOVERY_ROTATION_STARTED = 154, "recovery key rotation started"
     RECOVERY_ROTATED = 155, "recovery key rotated"
     PASSWORD_RESET_REQUESTED = 165, "password reset link requested"
+    REPORTED_MESSAGE_DRAFTED = 170, "message to the reported person drafted"
+    REPORTED_MESSAGE_SENT = 171, "message to the reported person sent"

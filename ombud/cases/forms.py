@@ -2,7 +2,13 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS
 
-from ombud.cases.models import TRANSITIONS, Decision, DecisionResponse, Status
+from ombud.cases.models import (
+    TRANSITIONS,
+    Decision,
+    DecisionResponse,
+    ReportedPersonMessage,
+    Status,
+)
 from ombud.cases.services import MANUAL_STATUSES, MEETING_SECTIONS, MESSAGE_MAX
 from ombud.orgs.models import ResponseType
 
@@ -204,3 +210,26 @@ class DashboardFilterForm(forms.Form):
         self.fields["assignee"].queryset = User.objects.filter(
             memberships__organisation=organisation
         ).order_by("display_name")
+
+
+class ReportedMessageForm(CaseForm):
+    to = forms.EmailField(label="The reported person's email address")
+    body = forms.CharField(
+        label="Message to the reported person",
+        max_length=MESSAGE_MAX,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Anonymise: nothing that tells them who reported.",
+    )
+    identifying_ok = forms.BooleanField(
+        label="The reporter agreed to be named in this message", required=False
+    )
+
+
+class ReportedApproveForm(CaseForm):
+    message = forms.ModelChoiceField(queryset=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["message"].queryset = ReportedPersonMessage.objects.filter(
+            case=self.case, sent_at__isnull=True
+        )

@@ -379,3 +379,31 @@ class PendingAccess(models.Model):
 
     def __str__(self):
         return f"{self.user} waits for access to case {self.case.number}"
+
+
+class ReportedPersonMessage(models.Model):
+    """A message to the reported person, kept apart from the reporter's thread
+    (the reporter's portal never shows it). With a retaliation or safety
+    concern on the case it waits for a second responder's approval."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reported_messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True)
+    content = models.BinaryField()  # {"to": address, "body": text}, encrypted
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"Message to the reported person on case {self.case.number}"
+
+    @property
+    def content_field(self) -> str:
+        return f"reported-message/{self.id}/content"

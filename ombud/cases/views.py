@@ -80,7 +80,8 @@ def case_detail(request, organisation, number):
 
 
 def _case_forms(case) -> dict:
-    return {name: action.form(case=case) for name, action in ACTIONS.items()}
+    """The page's forms by action, with `_` for `-` so templates can name them."""
+    return {name.replace("-", "_"): action.form(case=case) for name, action in ACTIONS.items()}
 
 
 def _case_page(request, organisation, case, private_key, *, bound=None, status=200):
@@ -97,6 +98,7 @@ def _case_page(request, organisation, case, private_key, *, bound=None, status=2
             "notes": content.notes,
             "decisions": content.decisions,
             "appeals": content.appeals,
+            "reported_messages": content.reported_messages,
             "timeline": selectors.case_timeline(case=case, content=content),
             "meeting_sections": MEETING_SECTIONS,
             "forms": forms,
@@ -202,6 +204,20 @@ ACTIONS = {
         ),
         "Response updated.",
     ),
+    "reported-message": Action(
+        forms.ReportedMessageForm,
+        lambda actor, case, f, key: services.reported_message_draft(
+            actor=actor, case=case, private_key=key, **f.cleaned_data
+        ),
+        "Message to the reported person saved: sent, or waiting for a second responder.",
+    ),
+    "reported-approve": Action(
+        forms.ReportedApproveForm,
+        lambda actor, case, f, key: services.reported_message_approve(
+            actor=actor, message=f.cleaned_data["message"], private_key=key
+        ),
+        "Approved and sent to the reported person.",
+    ),
     "appeal": Action(
         forms.AppealForm,
         lambda actor, case, f, key: services.appeal_record(
@@ -233,7 +249,9 @@ def case_action(request, organisation, number, action):
             messages.success(request, spec.done)
             return redirect("case-detail", organisation.slug, number)
     messages.error(request, form.error_summary())
-    return _case_page(request, organisation, case, private_key, bound={action: form}, status=400)
+    return _case_page(
+        request, organisation, case, private_key, bound={action.replace("-", "_"): form}, status=400
+    )
 
 
 @staff_view()

@@ -13,7 +13,15 @@ from conftest import PASSWORD
 from ombud.accounts.models import Invitation, Membership, Role
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
-from ombud.cases.models import Case, Decision, Exclusion, Grant, Message, Note
+from ombud.cases.models import (
+    Case,
+    Decision,
+    Exclusion,
+    Grant,
+    Message,
+    Note,
+    ReportedPersonMessage,
+)
 from ombud.orgs.models import Event
 
 MARKER = "ZQX-access-marker-4e1b"
@@ -177,6 +185,14 @@ ROUTES = {
     ),
     "case-response-done": Route(
         "/org-a/staff/cases/{n}/response-done/", CASE, {"POST": (400, {"response": "0"})}
+    ),
+    "case-reported-message": Route(
+        "/org-a/staff/cases/{n}/reported-message/",
+        CASE,
+        {"POST": (302, {"to": "them@example.org", "body": "About the event."})},
+    ),
+    "case-reported-approve": Route(
+        "/org-a/staff/cases/{n}/reported-approve/", CASE, {"POST": (400, {"message": "nope"})}
     ),
     "case-appeal": Route(
         "/org-a/staff/cases/{n}/appeal/", CASE, {"POST": (400, {"statement": "Unfair"})}
@@ -409,6 +425,7 @@ def test_refused_writes_change_nothing(world, name, method, actor):
     assert Grant.objects.filter(case=world.case, user=world.alice).exists()
     assert not Message.objects.filter(case=world.case).exists()
     assert not Note.objects.filter(case=world.case).exists()
+    assert not ReportedPersonMessage.objects.filter(case=world.case).exists()
     assert not Decision.objects.filter(case=world.case).exists()
     case = Case.objects.get(pk=world.case.pk)
     assert (case.status, case.urgent, case.acknowledged_at, case.retaliation_concern) == (

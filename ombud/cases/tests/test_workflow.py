@@ -699,6 +699,15 @@ MALFORMED = {
         ({"violation": "no", "rationale": "r", "owner_{warning}": "abc"}, "Select a valid choice"),
         ({"violation": "no", "rationale": "r", f"response_{HUGE}": "on"}, "no longer in"),
     ],
+    "reported-message": [
+        ({}, "This field is required."),
+        ({"to": "not-an-address", "body": "b"}, "Enter a valid email address."),
+        ({"to": "them@example.org", "body": TOO_LONG}, f"at most {MESSAGE_MAX} characters"),
+    ],
+    "reported-approve": [
+        ({}, "This field is required."),
+        ({"message": "nope"}, "is not a valid UUID."),
+    ],
     "approve": [
         ({}, "This field is required."),
         ({"decision": "nope"}, "Decision: “nope” is not a valid UUID."),
