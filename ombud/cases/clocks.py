@@ -261,9 +261,13 @@ def notify_team(*, case, headline: str, topic) -> int:
         f"Read it here (log in first): {url}\n\n"
         "This message contains no report content on purpose.\n"
     )
-    queued = 0
-    for user in recipients(case=case):
-        queued += len(
+    return _email_holders(case=case, subject=subject, body=body, topic=topic)
+
+
+def _email_holders(*, case, subject: str, body: str, topic) -> int:
+    """Queue one email to each responder who holds the case."""
+    return sum(
+        len(
             notify_user(
                 organisation=case.organisation,
                 user=user,
@@ -273,7 +277,8 @@ def notify_team(*, case, headline: str, topic) -> int:
                 case=case,
             )
         )
-    return queued
+        for user in recipients(case=case)
+    )
 
 
 def _meeting_reminder_send(*, case, overdue: bool) -> int:
@@ -297,16 +302,4 @@ def _meeting_reminder_send(*, case, overdue: bool) -> int:
         f"Case {case.number}: {case_url(case)}\n\n"
         "This message contains no report content on purpose.\n"
     )
-    queued = 0
-    for user in recipients(case=case):
-        queued += len(
-            notify_user(
-                organisation=case.organisation,
-                user=user,
-                subject=subject,
-                body=body,
-                topic=Topic.MEETING_REMINDER,
-                case=case,
-            )
-        )
-    return queued
+    return _email_holders(case=case, subject=subject, body=body, topic=Topic.MEETING_REMINDER)
