@@ -16,6 +16,15 @@ from ombud.orgs.models import (
 )
 
 
+def _changes_apply(obj, fields: dict, allowed) -> list[str]:
+    """Set the allowed fields whose value differs; returns their names, sorted,
+    for the audit event."""
+    changed = sorted(k for k in allowed if k in fields and getattr(obj, k) != fields[k])
+    for name in changed:
+        setattr(obj, name, fields[name])
+    return changed
+
+
 def organisation_create(*, name: str, slug: str, chair) -> tuple[Organisation, str]:
     """Create an organisation with its recovery key pair and standing event.
 
@@ -69,12 +78,8 @@ def event_create(*, actor, organisation, **fields) -> Event:
 def event_update(*, actor, event, **fields) -> Event:
     if not actor.has_perm("orgs.manage_events", event.organisation):
         raise PermissionDenied
-    changed = sorted(
-        k for k in fields if k in EVENT_EDITABLE_FIELDS and getattr(event, k) != fields[k]
-    )
     with transaction.atomic():
-        for name in changed:
-            setattr(event, name, fields[name])
+        changed = _changes_apply(event, fields, EVENT_EDITABLE_FIELDS)
         event.full_clean()
         event.save()
         audit_log(
@@ -114,12 +119,8 @@ def response_type_update(*, actor, response_type, **fields) -> ResponseType:
     organisation = response_type.organisation
     if not actor.has_perm("orgs.manage_catalog", organisation):
         raise PermissionDenied
-    changed = sorted(
-        k for k in RESPONSE_TYPE_FIELDS if k in fields and getattr(response_type, k) != fields[k]
-    )
     with transaction.atomic():
-        for name in changed:
-            setattr(response_type, name, fields[name])
+        changed = _changes_apply(response_type, fields, RESPONSE_TYPE_FIELDS)
         response_type.save()
         audit_log(
             organisation=organisation,
@@ -133,14 +134,8 @@ def response_type_update(*, actor, response_type, **fields) -> ResponseType:
 def organisation_settings_update(*, actor, organisation, **fields) -> Organisation:
     if not actor.has_perm("orgs.manage_settings", organisation):
         raise PermissionDenied
-    changed = sorted(
-        k
-        for k in ORGANISATION_SETTINGS_FIELDS
-        if k in fields and getattr(organisation, k) != fields[k]
-    )
     with transaction.atomic():
-        for name in changed:
-            setattr(organisation, name, fields[name])
+        changed = _changes_apply(organisation, fields, ORGANISATION_SETTINGS_FIELDS)
         organisation.save(update_fields=changed or None)
         audit_log(
             organisation=organisation,
