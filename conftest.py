@@ -20,6 +20,18 @@ def _test_cookies(settings):
 PASSWORD = "correct horse battery staple"  # noqa: S105 - the test cast's password
 
 
+def browser(user=None, password=PASSWORD, ip="127.0.0.1"):
+    """A fresh browser of its own (not the `client` fixture), logged in through
+    the real login form when given a user, so its session holds the key."""
+    from django.test import Client
+
+    client = Client(REMOTE_ADDR=ip)
+    if user is not None:
+        response = client.post("/accounts/login/", {"username": user.email, "password": password})
+        assert response.status_code == 302, "login failed"
+    return client
+
+
 @pytest.fixture
 def people(db):
     """The cast every access test reads like a sentence with:

@@ -10,7 +10,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from conftest import PASSWORD
+from conftest import PASSWORD, browser
 from ombud.accounts.models import Invitation, Membership, Role, User
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
@@ -20,14 +20,6 @@ from ombud.notify.services import outbox_open
 
 MARKER = "ZQX-lifecycle-marker-91c"
 NEW_PASSWORD = "a brand new passphrase 7731"
-
-
-def browser(user=None, password=PASSWORD, ip="127.0.0.1") -> Client:
-    client = Client(REMOTE_ADDR=ip)
-    if user is not None:
-        response = client.post("/accounts/login/", {"username": user.email, "password": password})
-        assert response.status_code == 302, "login failed"
-    return client
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
-from django.test import Client
 
-from conftest import PASSWORD
+from conftest import browser
 from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import member_add, member_role_change
 from ombud.audit.management.commands.audit_verify import Command as AuditVerifyCommand
@@ -23,14 +22,6 @@ from ombud.audit.types import AuditType
 from ombud.orgs.services import event_create, event_update, organisation_create
 
 MARKER = "ZQX-audit-marker-91c7"
-
-
-def browser(user=None) -> Client:
-    client = Client()
-    if user is not None:
-        response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-        assert response.status_code == 302, "login failed"
-    return client
 
 
 def last_event(organisation) -> AuditEvent:

@@ -6,10 +6,9 @@ until you do, and the matrix then checks it for every actor below."""
 from dataclasses import dataclass, field
 
 import pytest
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from conftest import PASSWORD
+from conftest import PASSWORD, browser
 from ombud.accounts.models import Invitation, Membership, Role
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
@@ -281,15 +280,6 @@ MATRIX = [
 
 
 # --- the world -------------------------------------------------------------------
-
-
-def browser(user=None) -> Client:
-    """A fresh browser, logged in through the real form when given a user."""
-    client = Client()
-    if user is not None:
-        response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-        assert response.status_code == 302, "login failed"
-    return client
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import transaction
-from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from conftest import PASSWORD
+from conftest import PASSWORD, browser
 from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import user_create
 from ombud.cases.clocks import MAX_PAGE_ROUNDS, REMINDER_BEFORE, paging_start
@@ -40,13 +39,6 @@ def team(people, receiver):
     for name in RESPONDERS:
         push_channel_add(user=getattr(people, name), label="phone", url=receiver.url(name))
     return people
-
-
-def browser(user):
-    client = Client()
-    response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    assert response.status_code == 302
-    return client
 
 
 def submit(client, team, *, ongoing: bool, exclude=("dave",)):

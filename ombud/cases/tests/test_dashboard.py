@@ -6,20 +6,12 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
-from conftest import PASSWORD
+from conftest import browser
 from ombud.cases.models import Case, Grant, Status
 
 DASHBOARD = "/org-a/staff/"
-
-
-def browser(user) -> Client:
-    client = Client()
-    response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    assert response.status_code == 302, "login failed"
-    return client
 
 
 def tables(response) -> list[list[int]]:

@@ -10,10 +10,9 @@ import re
 
 import pytest
 from django.core import mail
-from django.test import Client
 from django.utils import dateformat, timezone
 
-from conftest import PASSWORD
+from conftest import browser
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import (
@@ -37,14 +36,6 @@ SECRET = "QJX-workflow-secret-71c2"  # written on the case; must never sit in th
 TOO_LONG = "x" * (MESSAGE_MAX + 1)
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def browser(user) -> Client:
-    """A separate browser per person, logged in through the real form."""
-    client = Client()
-    response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    assert response.status_code == 302, "login failed"
-    return client
 
 
 def case_url(case, action: str = "") -> str:

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from conftest import PASSWORD
+from conftest import browser
 from ombud.accounts.models import PushChannel
 from ombud.notify import testing
 from ombud.notify.models import OutboxMessage
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET_ADDRESS = "quiet-reporter-7f3a@example.org"
 SECRET_TEXT = "TEXT-MARKER-91c2 the words of a message"
-
-
-def browser(user):
-    client = Client()
-    assert (
-        client.post("/accounts/login/", {"username": user.email, "password": PASSWORD}).status_code
-        == 302
-    )
-    return client
 
 
 def test_email_goes_out_through_smtp_and_the_row_is_deleted(people, smtp):

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from conftest import PASSWORD
+from conftest import browser
 from ombud.accounts.models import PushChannel
 from ombud.notify import testing
 from ombud.notify.models import OutboxMessage
@@ -11,13 +11,6 @@ from ombud.notify.services import push_channel_add, push_url_open
 
 PROFILE = "/staff/profile/"
 TOPIC = "ombud-9f8e7d6c5b4a-secret-topic"
-
-
-def browser(user):
-    client = Client()
-    response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    assert response.status_code == 302
-    return client
 
 
 @pytest.fixture

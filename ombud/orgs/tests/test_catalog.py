@@ -7,9 +7,8 @@ import html
 import re
 
 import pytest
-from django.test import Client
 
-from conftest import PASSWORD
+from conftest import browser
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.orgs.models import Organisation, ResponseType
@@ -17,13 +16,6 @@ from ombud.orgs.models import Organisation, ResponseType
 CATALOG = "/org-a/staff/catalog/"
 SETTINGS = "/org-a/staff/settings/"
 SEVERITY_ERROR = "Severity goes from 1 (mild) to 5 (severe)."
-
-
-def browser(user) -> Client:
-    client = Client()
-    response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    assert response.status_code == 302, "login failed"
-    return client
 
 
 def text(response) -> str:

@@ -5,22 +5,13 @@ email address. Nobody else may, and nothing outside the form's fields moves."""
 import pytest
 from django.test import Client
 
-from conftest import PASSWORD
+from conftest import browser
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.orgs.models import Event
 
 EVENTS = "/org-a/staff/events/"
 NEW = "/org-a/staff/events/new/"
-
-
-def browser(user=None) -> Client:
-    """A fresh browser, logged in through the real login form when given a user."""
-    client = Client()
-    if user is not None:
-        response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-        assert response.status_code == 302, "login failed"
-    return client
 
 
 def event_post(**overrides) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from conftest import PASSWORD
+from conftest import PASSWORD, browser
 from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import member_role_change
 from ombud.audit.models import AuditEvent
@@ -21,15 +21,6 @@ User = get_user_model()
 TEAM = "/org-a/staff/team/"
 ADD = "/org-a/staff/team/add/"
 NEW_MEMBER = {"email": "erin@a.example", "display_name": "Erin", "role": "responder"}
-
-
-def browser(user=None, password=PASSWORD) -> Client:
-    """A fresh browser, logged in through the real login form when given a user."""
-    client = Client()
-    if user is not None:
-        response = client.post("/accounts/login/", {"username": user.email, "password": password})
-        assert response.status_code == 302, "login failed"
-    return client
 
 
 def role_url(membership, org_slug="org-a") -> str:
