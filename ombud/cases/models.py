@@ -91,6 +91,15 @@ class Case(models.Model):
     meeting_reminders_sent = models.PositiveSmallIntegerField(default=0)
     retaliation_concern = models.BooleanField(default=False)
     law_enforcement_requested_at = models.DateTimeField(null=True)
+    # The case inbox (ombud.lib.crypto.inbox_seal): mail answering the case is
+    # sealed to the public half; the private half is under the case key.
+    inbox_public_key = models.BinaryField(max_length=32, null=True)
+    inbox_private_box = models.BinaryField(null=True)
+    # The secret tag in the subject and reply address of mail about this case
+    # (DESIGN §8): a keyed hash to find it, and the tag sealed under a pepper
+    # key so outgoing mail can carry it. Never the guessable case number.
+    mail_tag_lookup = models.BinaryField(max_length=32, null=True, unique=True)
+    mail_tag_box = models.BinaryField(null=True)
 
     class Meta:
         constraints = [
@@ -407,3 +416,38 @@ class ReportedPersonMessage(models.Model):
     @property
     def content_field(self) -> str:
         return f"reported-message/{self.id}/content"
+
+
+class Attachment(models.Model):
+    """A photo, screenshot or PDF from the web form, staff intake or email.
+    The name and the content are encrypted like every other field (under the
+    case key, or sealed to the case inbox when it came by mail); the type is
+    the one detected from the content, never the one the sender claimed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    submission = models.ForeignKey(
+        Submission, null=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    name = models.BinaryField()
+    content = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"Attachment {self.pk}"
+
+    @property
+    def name_field(self) -> str:
+        return f"attachment:{self.pk}:name"
+
+    @property
+    def content_field(self) -> str:
+        return f"attachment:{self.pk}:content"

@@ -16,10 +16,12 @@ from django.utils import timezone
 from ombud.accounts.models import Membership
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
+from ombud.cases.attachments import attachments_store, case_field_open, case_inbox_new
 from ombud.cases.clocks import clocks_start
 from ombud.cases.models import (
     TRANSITIONS,
     Appeal,
+    Attachment,
     Case,
     Channel,
     ConsentRecord,
@@ -60,10 +62,14 @@ def case_submit(
     urgent: bool = False,
     excluded_user_ids=(),
     channel: str = Channel.WEB,
+    attachments=(),
+    case_hook=None,
 ) -> tuple[Case, str]:
     """File a report: a new case whose key is sealed for every eligible
     responder, the recovery key and the receipt. Returns the case and the
-    receipt, which is shown once and never stored.
+    receipt, which is shown once and never stored. `attachments` are checked
+    uploads (ombud.cases.attachments); `case_hook(case, data_key)` runs inside
+    the transaction once the case exists (email intake records its thread).
 
     Excluded responders get no grant at all, only an Exclusion row, so the case
     never exists for them."""
@@ -107,6 +113,7 @@ def case_submit(
             case.page_location_box = crypto.secretbox_seal(
                 crypto.pepper_key("page-location"), str(content["location"]).encode()
             )
+        case_inbox_new(case, data_key)
         if email:
             case.reporter_email_salt = secrets.token_bytes(16)
             case.reporter_email_lookup = crypto.email_lookup(email)
@@ -124,6 +131,9 @@ def case_submit(
             data_key, content, case_id=case.pk, field=submission.content_field
         )
         submission.save(force_insert=True)
+        attachments_store(
+            case=case, uploads=attachments, data_key=data_key, submission=submission
+        )
 
         team = Membership.objects.filter(
             organisation=organisation, user__public_key__isnull=False, user__is_active=True
@@ -153,8 +163,11 @@ def case_submit(
                 "channel": channel,
                 "urgent": urgent,
                 "excluded": sorted(e.user_id for e in exclusions),
+                "attachments": len(attachments),
             },
         )
+        if case_hook is not None:
+            case_hook(case, data_key)
         clocks_start(case=case)
     return case, receipt
 
@@ -173,6 +186,8 @@ def case_data_key(*, actor, case, private_key: bytes) -> bytes:
 class CaseContent:
     submissions: list[tuple[Submission, dict]]
     messages: list[tuple[Message, str]]
+    # (attachment, file name); the content is read only on download.
+    attachments: list[tuple["Attachment", str]] = field(default_factory=list)
     # Staff only: never decrypted for the reporter.
     notes: list[tuple[Note, dict]] = field(default_factory=list)
     decisions: list[tuple[Decision, str]] = field(default_factory=list)
@@ -189,7 +204,7 @@ def case_content_decrypt(*, case, data_key: bytes, staff: bool = False) -> CaseC
     `staff`, the team's internal notes, decisions and appeals too."""
 
     def text(blob, field_name):
-        return crypto.field_decrypt(data_key, blob, case_id=case.pk, field=field_name).decode()
+        return case_field_open(case, blob, field=field_name, data_key=data_key).decode()
 
     def data(blob, field_name):
         return crypto.json_decrypt(data_key, blob, case_id=case.pk, field=field_name)
@@ -197,6 +212,9 @@ def case_content_decrypt(*, case, data_key: bytes, staff: bool = False) -> CaseC
     content = CaseContent(
         submissions=[(s, data(s.content, s.content_field)) for s in case.submissions.all()],
         messages=[(m, text(m.body, m.body_field)) for m in case.messages.select_related("author")],
+        attachments=[
+            (a, text(a.name, a.name_field)) for a in case.attachments.defer("content")
+        ],
     )
     if staff:
         content.notes = [

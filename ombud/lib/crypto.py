@@ -115,6 +115,36 @@ def secretbox_open(key: bytes, blob: bytes) -> bytes:
         raise DecryptionError from None
 
 
+# --- the case inbox ---------------------------------------------------------
+# Mail that answers an existing case arrives when nobody holding the case key is
+# there. Each case has its own X25519 inbox key pair: the public half is stored
+# in plain, the private half under the case key. Inbound content is sealed to
+# the public half with the field's associated data inside the box, so it can
+# still not be moved to another field or case.
+
+INBOX_VERSION = 2
+
+
+def inbox_seal(public_key: bytes, plaintext: bytes, *, case_id, field: str) -> bytes:
+    box = nacl.public.SealedBox(nacl.public.PublicKey(bytes(public_key)))
+    return bytes([INBOX_VERSION]) + box.encrypt(_field_aad(case_id, field) + b"\0" + plaintext)
+
+
+def inbox_open(private_key: bytes, blob: bytes, *, case_id, field: str) -> bytes:
+    blob = bytes(blob)
+    if not blob or blob[0] != INBOX_VERSION:
+        raise DecryptionError
+    plaintext = data_key_unseal(private_key, blob[1:])
+    prefix = _field_aad(case_id, field) + b"\0"
+    if not plaintext.startswith(prefix):
+        raise DecryptionError
+    return plaintext[len(prefix) :]
+
+
+def is_inbox_sealed(blob: bytes) -> bool:
+    return bool(blob) and bytes(blob[:1]) == bytes([INBOX_VERSION])
+
+
 # --- responder private key under the password -------------------------------
 
 
