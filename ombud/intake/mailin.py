@@ -5,8 +5,6 @@ the content."""
 
 from dataclasses import dataclass
 
-from ombud.intake.models import InboundMail
-
 
 @dataclass(frozen=True)
 class MailOutcome:
