@@ -27,11 +27,13 @@ run: install
 	DEBUG=1 $(PY) manage.py demo_setup
 	DEBUG=1 PYTHON=$(PY) sh scripts/serve.sh
 
+# The tests install the Debian packages they need (Dovecot, Chromium) when run as root.
 test: install
-	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	sh scripts/system-deps.sh dovecot
+	$(PY) -m pytest -m "not browser" -n auto $(PYTEST_ARGS)
 
-# Browser tests need Debian's chromium (installed by .ci/run, or apt-get install chromium).
 test-browser: install
+	sh scripts/system-deps.sh chromium
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 bench: install

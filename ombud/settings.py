@@ -76,11 +76,16 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's MFA templates
     "rules.apps.AutodiscoverRulesConfig",
     "csp",
     "django_tasks",
     "django_tasks_db",
     "axes",
+    "anymail",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "ombud.audit",
     "ombud.accounts",
     "ombud.orgs",
@@ -98,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Only for allauth's MFA pages (reauthentication redirects); login is ours.
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ombud.accounts.middleware.SessionLimitMiddleware",
@@ -166,6 +173,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "staff-home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Two-factor authentication (django-allauth MFA). Our own login view checks
+# the password and unlocks the private key, then asks for the second factor
+# (ombud.accounts.mfa); allauth provides the authenticators and their pages.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "Ombud"
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = envbool("OMBUD_WEBAUTHN_ALLOW_HTTP", False)
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "ombud.accounts.mfa.AccountAdapter"
+
 # Argon2id cost for the key that protects each responder's private key;
 # about 0.4 s on 2 cores. Stored with each key, so it can be raised.
 OMBUD_ARGON2 = {
@@ -192,6 +212,9 @@ SESSION_KEY_COOKIE = "ombud_kk"  # holds the key that opens the session's privat
 # Lockout (django-axes): 5 failed logins for one account from one address lock
 # that pair for 15 minutes; a success clears the count. Usernames of failures
 # are not logged, successful logins not recorded.
+# Password reset requests: per IP per 15 minutes, per address per hour.
+OMBUD_RESET_TRIES_PER_IP = envint("OMBUD_RESET_TRIES_PER_IP", 5)
+OMBUD_RESET_TRIES_PER_EMAIL = envint("OMBUD_RESET_TRIES_PER_EMAIL", 3)
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -223,7 +246,16 @@ OMBUD_RECEIPT_WINDOW_SECONDS = 600
 PORTAL_COOKIE = "ombud_portal"
 
 # A report form of all fields, full, is far below this; larger bodies get a 400.
+# It counts the text fields only: attached files have their own limits below.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Attached files are held in memory only, never in a temporary file: on disk
+# they would be the one unencrypted copy of a reporter's photo. The handler
+# refuses a body above FILE_UPLOAD_MAX_MEMORY_SIZE with the 400 page before
+# reading it; below that, files beyond 25 MB in all (ombud.cases.attachments)
+# are read and dropped, and the form comes back with its text and an error.
+# Under ASGI the same size keeps the server's own body buffer in memory too.
+FILE_UPLOAD_HANDLERS = ["ombud.cases.attachments.AttachmentUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 OMBUD_DESCRIPTION_MAX = 50_000
 
 CONTENT_SECURITY_POLICY = {
@@ -231,7 +263,10 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [NONE],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF],
+        # data: for the QR code on the authenticator-app setup page.
+        "img-src": [SELF, "data:"],
+        # allauth's WebAuthn script posts the ceremony's result to our own origin.
+        "connect-src": [SELF],
         "font-src": [SELF],
         "form-action": [SELF],
         "base-uri": [NONE],
@@ -259,6 +294,41 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# --- email intake ---------------------------------------------------------------
+# How mail to the team address reaches Ombud (README, "Receiving reports by
+# email"): "" off; "imap": the task worker polls a mailbox; "webhook": Mailgun
+# posts each mail (through django-anymail); "smtp": `manage.py smtpd` receives it.
+OMBUD_MAIL_INTAKE = env("OMBUD_MAIL_INTAKE").strip().lower()
+
+# "tls" (implicit TLS, port 993), "starttls" (port 143), or "none": plain text,
+# refused for any server but this machine's own.
+OMBUD_IMAP_SECURITY = env("OMBUD_IMAP_SECURITY", "tls").strip().lower()
+OMBUD_IMAP_HOST = env("OMBUD_IMAP_HOST")
+OMBUD_IMAP_PORT = envint("OMBUD_IMAP_PORT", 993 if OMBUD_IMAP_SECURITY == "tls" else 143)
+OMBUD_IMAP_USER = env("OMBUD_IMAP_USER")
+OMBUD_IMAP_PASSWORD = envsecret("OMBUD_IMAP_PASSWORD")
+OMBUD_IMAP_FOLDER = env("OMBUD_IMAP_FOLDER", "INBOX")
+OMBUD_IMAP_QUARANTINE_FOLDER = env("OMBUD_IMAP_QUARANTINE_FOLDER", "Quarantine")
+# A CA certificate (PEM) to trust besides the system's, for a server with its own CA.
+OMBUD_IMAP_CA_FILE = env("OMBUD_IMAP_CA_FILE")
+OMBUD_IMAP_INTERVAL = envint("OMBUD_IMAP_INTERVAL", 60)  # seconds between polls
+
+# Mailgun's inbound route posts to /anymail/mailgun/inbound_mime/ with this
+# basic-auth "user:password", and signs each post with the signing key. Unset
+# values stay out of ANYMAIL: an empty signing key would accept any signature.
+ANYMAIL = {
+    name: value
+    for name, value in {
+        "WEBHOOK_SECRET": envsecret("OMBUD_ANYMAIL_WEBHOOK_SECRET"),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": envsecret("OMBUD_MAILGUN_WEBHOOK_SIGNING_KEY"),
+    }.items()
+    if value
+}
+
+OMBUD_SMTPD_HOST = env("OMBUD_SMTPD_HOST", "127.0.0.1")
+OMBUD_SMTPD_PORT = envint("OMBUD_SMTPD_PORT", 2525)
+OMBUD_SMTPD_MAX_BYTES = envint("OMBUD_SMTPD_MAX_BYTES", 30 * 1024 * 1024)  # SMTP SIZE
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = env("TIME_ZONE", "UTC")

@@ -2,8 +2,14 @@
 # Serve the web app and the task worker together; Ctrl-C stops both.
 set -eu
 PYTHON=${PYTHON:-.venv/bin/python}
+# Queues the worker's repeating IMAP poll when OMBUD_MAIL_INTAKE=imap (else nothing).
+"$PYTHON" manage.py mail_poll --schedule
 "$PYTHON" manage.py db_worker --no-reload &
-worker=$!
-trap 'kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT INT TERM
+pids=$!
+if [ "${OMBUD_MAIL_INTAKE:-}" = smtp ]; then
+    "$PYTHON" manage.py smtpd &
+    pids="$pids $!"
+fi
+trap 'kill $pids 2>/dev/null || true; wait $pids 2>/dev/null || true' EXIT INT TERM
 echo "Ombud is running at http://127.0.0.1:8000/ (Ctrl-C stops the web server and the worker)"
 "$PYTHON" manage.py runserver 127.0.0.1:8000

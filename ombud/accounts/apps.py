@@ -10,3 +10,18 @@ class AccountsConfig(AppConfig):
         from ombud.accounts.middleware import session_login_mark
 
         user_logged_in.connect(session_login_mark, dispatch_uid="ombud-session-login-mark")
+
+        from allauth.mfa import signals as mfa_signals
+
+        from ombud.accounts.services import mfa_change_audit
+
+        def added(sender, user, **kwargs):
+            mfa_change_audit(user=user, added=True)
+
+        def removed(sender, user, **kwargs):
+            mfa_change_audit(user=user, added=False)
+
+        mfa_signals.authenticator_added.connect(added, weak=False, dispatch_uid="ombud-mfa-added")
+        mfa_signals.authenticator_removed.connect(
+            removed, weak=False, dispatch_uid="ombud-mfa-removed"
+        )

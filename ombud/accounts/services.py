@@ -348,3 +348,47 @@ def password_reset_send(*, user, uid: str, token: str) -> None:
                 type=AuditType.PASSWORD_RESET_REQUESTED,
                 data={"user": user.pk},
             )
+
+
+def member_mfa_reset(*, actor, membership) -> int:
+    """The chair removes a member's authenticators and recovery codes, for
+    someone who lost their device and their codes. Their keys and grants are
+    untouched; they log in with the password and set up a new authenticator
+    (at once, when the organisation requires it). Refused for someone who is
+    also on another organisation's team: that chair must agree."""
+    from allauth.mfa.models import Authenticator
+
+    organisation = membership.organisation
+    if not actor.has_perm("orgs.manage_team", organisation):
+        raise PermissionDenied
+    user = membership.user
+    if user.pk == actor.pk:
+        raise ServiceError("Reset your own two-factor authentication on your profile page.")
+    if Membership.objects.filter(user=user).exclude(organisation=organisation).exists():
+        raise ServiceError(
+            "This person is also on another organisation's team; their two-factor "
+            "authentication cannot be reset from here."
+        )
+    with transaction.atomic():
+        removed, _ = Authenticator.objects.filter(user=user).delete()
+        audit_log(
+            organisation=organisation,
+            type=AuditType.MFA_RESET_BY_CHAIR,
+            actor=actor,
+            data={"user": user.pk, "authenticators": removed},
+        )
+    return removed
+
+
+def mfa_change_audit(*, user, added: bool) -> None:
+    """An authenticator was added or removed on allauth's pages: recorded in
+    the audit log of every organisation the person belongs to."""
+    memberships = Membership.objects.filter(user=user).select_related("organisation")
+    for membership in memberships:
+        with transaction.atomic():
+            audit_log(
+                organisation=membership.organisation,
+                type=AuditType.MFA_ADDED if added else AuditType.MFA_REMOVED,
+                actor=user,
+                data={"user": user.pk},
+            )

@@ -1,9 +1,30 @@
-from django.urls import path
+from allauth.account import views as allauth_views
+from allauth.mfa.base import views as mfa_views
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from ombud.accounts import views
 
 urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
+    # Where allauth's middleware sends someone who must log in: our login.
+    path(
+        "accounts/login/continue/",
+        RedirectView.as_view(pattern_name="login", query_string=True),
+        name="account_login",
+    ),
+    path("accounts/login/two-factor/", views.login_mfa, name="login-mfa"),
+    # allauth's MFA management pages; login, logout and password stay ours.
+    path("accounts/mfa/", mfa_views.index, name="mfa_index"),
+    path("accounts/mfa/reauthenticate/", mfa_views.reauthenticate, name="mfa_reauthenticate"),
+    path("accounts/mfa/totp/", include("allauth.mfa.totp.urls")),
+    path("accounts/mfa/recovery-codes/", include("allauth.mfa.recovery_codes.urls")),
+    path("accounts/mfa/webauthn/", include("allauth.mfa.webauthn.urls")),
+    path(
+        "accounts/reauthenticate/",
+        allauth_views.reauthenticate,
+        name="account_reauthenticate",
+    ),
     path("accounts/logout/", views.logout, name="logout"),
     path("accounts/password/reset/", views.PasswordResetView.as_view(), name="password-reset"),
     path(

@@ -12,6 +12,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ombud.accounts import mfa
 from ombud.accounts.forms import (
     InvitationAcceptForm,
     PasswordResetRequestForm,
@@ -27,6 +28,7 @@ from ombud.accounts.services import (
     user_password_change,
     user_private_key_unlock,
 )
+from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.notify.selectors import push_tests_pending
 from ombud.notify.services import (
@@ -36,6 +38,7 @@ from ombud.notify.services import (
     push_service_name,
 )
 from ombud.orgs.selectors import memberships_of
+from ombud.portal.throttle import client_ip, throttle_allow
 
 
 class LoginView(auth_views.LoginView):
@@ -45,12 +48,42 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = False
 
     def form_valid(self, form):
-        response = super().form_valid(form)
         user = form.get_user()
+        if mfa.mfa_enabled(user):
+            # Not logged in yet: the second factor comes first.
+            mfa.mfa_pending_start(self.request, user, next_url=self.get_success_url())
+            response = redirect("login-mfa")
+        else:
+            response = super().form_valid(form)
+            mfa.password_step_record(self.request, user)
         if user.has_keys:
             private_key = user_private_key_unlock(user=user, password=form.cleaned_data["password"])
             session_key_store(self.request, response, private_key)
         return response
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def login_mfa(request):
+    """The second step of logging in: a code from the authenticator app, a
+    recovery code, or a security key."""
+    user, next_url = mfa.mfa_pending(request)
+    if user is None:
+        messages.info(request, "Please log in again.")
+        return redirect("login")
+    code_form, webauthn_form, posted = mfa.mfa_forms(request, user)
+    if posted is not None and posted.is_valid():
+        posted.save()
+        mfa.mfa_pending_end(request)
+        # login() keeps the session's data: the sealed private key stays.
+        auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+    context = {"form": code_form, "webauthn_form": webauthn_form}
+    if webauthn_form is not None:
+        context["js_data"] = mfa.webauthn_request_options(user)
+    return render(
+        request, "accounts/login_mfa.html", context, status=400 if posted is not None else 200
+    )
 
 
 @require_POST
@@ -172,9 +205,30 @@ def password_change(request):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    """Reset links by email. The answer is the same whether the address has
+    an account or not. Requests are throttled per address (so nobody's inbox
+    can be flooded) and per IP, whether the address exists or not."""
+
     form_class = PasswordResetRequestForm
     template_name = "accounts/password_reset.html"
     success_url = reverse_lazy("password-reset-done")
+
+    def post(self, request, *args, **kwargs):
+        email = crypto.email_normalise(request.POST.get("email", ""))[:254]
+        allowed = throttle_allow(
+            scope="password-reset-ip",
+            ident=client_ip(request),
+            limit=settings.OMBUD_RESET_TRIES_PER_IP,
+            window_seconds=900,
+        ) and throttle_allow(
+            scope="password-reset-email",
+            ident=email,
+            limit=settings.OMBUD_RESET_TRIES_PER_EMAIL,
+            window_seconds=3600,
+        )
+        if not allowed:
+            return render(request, "accounts/password_reset_throttled.html", status=429)
+        return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

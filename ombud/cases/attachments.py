@@ -2,9 +2,27 @@
 
 Limits (documented in the README): 10 MB each, 25 MB per report or message,
 10 files. Accepted types, detected from the bytes and never from the name or
-the claimed type: JPEG, PNG, GIF, WebP, PDF and plain text."""
+the claimed type: JPEG, PNG, GIF, WebP, PDF and plain text (but not text a
+browser would take for HTML or XML).
 
+Uploads are held in memory only (AttachmentUploadHandler): a temporary file
+would be the one unencrypted copy of a reporter's photo on disk. Responders
+download a copy of JPEG, PNG and WebP photos without their metadata (EXIF
+with GPS, XMP, comments); the stored original keeps it, as evidence."""
+
+import re
+import unicodedata
 from dataclasses import dataclass
+from io import BytesIO
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
+from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.db import transaction
+from django.http import Http404
+from PIL import ExifTags, Image, ImageOps
 
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
@@ -32,6 +50,15 @@ EXTENSIONS = {
 }
 
 
+# The starts by which browsers sniff a file as HTML or XML (WHATWG MIME
+# Sniffing, "identifying a resource with an unknown MIME type"), and SVG.
+_MARKUP = re.compile(
+    rb"<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|"
+    rb"!--|\?xml|svg)(?:[\s>/]|$)",
+    re.IGNORECASE,
+)
+
+
 def content_type_detect(data: bytes) -> str | None:
     """The type the bytes really are, or None when we do not take it."""
     for magic, content_type in _MAGIC:
@@ -43,6 +70,10 @@ def content_type_detect(data: bytes) -> str | None:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
+            return None
+        # Served only as a text/plain download, HTML would be harmless; but a
+        # report has no need of it, and refusing it leaves nothing to get wrong.
+        if _MARKUP.match(data.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x0c")):
             return None
         return "text/plain"
     return None
@@ -68,12 +99,10 @@ def attachments_validate(files: list[tuple[str, bytes]]) -> list[Upload]:
         if not data:
             raise ServiceError(f"“{name}” is empty.")
         if len(data) > MAX_BYTES:
-            raise ServiceError(f"“{name}” is larger than {MAX_BYTES // 1024 // 1024} MB.")
+            raise ServiceError(_too_large(name))
         total += len(data)
         if total > MAX_TOTAL:
-            raise ServiceError(
-                f"The files together are larger than {MAX_TOTAL // 1024 // 1024} MB."
-            )
+            raise ServiceError(TOTAL_TOO_LARGE)
         content_type = content_type_detect(data)
         if content_type is None:
             raise ServiceError(
@@ -81,6 +110,52 @@ def attachments_validate(files: list[tuple[str, bytes]]) -> list[Upload]:
             )
         checked.append(Upload(name=name, content_type=content_type, data=data))
     return checked
+
+
+def _too_large(name: str) -> str:
+    return f"“{name}” is larger than {MAX_BYTES // 1024 // 1024} MB."
+
+
+TOTAL_TOO_LARGE = f"The files together are larger than {MAX_TOTAL // 1024 // 1024} MB."
+
+
+# --- receiving uploads ----------------------------------------------------------
+
+
+class AttachmentUploadHandler(MemoryFileUploadHandler):
+    """Holds uploaded files in memory, never in a temporary file (settings.
+    FILE_UPLOAD_HANDLERS). A body larger than FILE_UPLOAD_MAX_MEMORY_SIZE is
+    refused before it is read (the 400 page). Below that, the files beyond
+    MAX_TOTAL are read and dropped, each leaving an empty stand-in that
+    `attachments_from_uploaded` refuses: the form comes back with the
+    reporter's text still in it, and memory stays bounded."""
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length is not None and content_length > settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+            raise RequestDataTooBig("The request body is larger than the upload limit.")
+        self.activated = True
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received <= MAX_TOTAL:
+            self.file.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        upload = super().file_complete(file_size)
+        if self.received > MAX_TOTAL:
+            upload.file = BytesIO()
+            upload.over_limit = True
+        return upload
+
+
+def attachments_from_uploaded(files) -> list[Upload]:
+    """Read and check the files a form received (Django's uploaded files)."""
+    for f in files:
+        if getattr(f, "over_limit", False):
+            raise ServiceError(_too_large(f.name) if f.size > MAX_BYTES else TOTAL_TOO_LARGE)
+    return attachments_validate([(f.name, f.read()) for f in files])
 
 
 def attachments_store(*, case, uploads, data_key=None, submission=None, message=None):
@@ -134,3 +209,180 @@ def case_inbox_new(case, data_key: bytes) -> None:
     case.inbox_private_box = crypto.field_encrypt(
         data_key, private, case_id=case.pk, field="inbox-key"
     )
+
+
+# --- downloading -------------------------------------------------------------------
+
+TYPE_LABELS = {
+    "image/jpeg": "JPEG image",
+    "image/png": "PNG image",
+    "image/gif": "GIF image",
+    "image/webp": "WebP image",
+    "application/pdf": "PDF document",
+    "text/plain": "Text",
+}
+# The photos whose downloaded copy goes without metadata, with Pillow's format.
+METADATA_STRIPPED = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+# What a re-saved image keeps besides its pixels: how to draw it, nothing of
+# where, when or with what it was taken.
+_IMAGE_INFO_KEPT = ("transparency", "icc_profile", "duration", "loop", "background")
+# Larger pictures (about 4 bytes a pixel once decoded) are not re-encoded.
+MAX_PIXELS = 64_000_000
+
+
+def image_metadata_strip(content_type: str, data: bytes) -> bytes | None:
+    """A copy of a JPEG, PNG or WebP picture without its metadata: turned as
+    its EXIF orientation says, then its pixels saved again without EXIF (GPS,
+    camera, time), XMP, text chunks or comments. None for other types, and
+    for a picture that cannot be decoded and encoded again."""
+    image_format = METADATA_STRIPPED.get(content_type)
+    if image_format is None:
+        return None
+    try:
+        with Image.open(BytesIO(data), formats=[image_format]) as image:
+            if image.width * image.height > MAX_PIXELS:
+                return None
+            return _image_resave(image, image_format, data)
+    except Exception:
+        # A corrupt or truncated picture fails in many ways (OSError,
+        # ValueError, SyntaxError, struct.error, ...): all mean the same here.
+        return None
+
+
+def _image_resave(image, image_format: str, data: bytes) -> bytes:
+    kept = {key: value for key, value in image.info.items() if key in _IMAGE_INFO_KEPT}
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    # A JPEG is one picture (an MPO's further frames are other pictures, with
+    # EXIF of their own); PNG and WebP may be animated.
+    animated = image_format != "JPEG" and getattr(image, "n_frames", 1) > 1
+    params = {}
+    if image.format == "JPEG" and orientation == 1:
+        image.load()
+        clean, params = image, {"quality": "keep"}  # the original's tables: no loss
+    elif animated:
+        clean, params = image, {"save_all": True}
+    else:
+        clean = ImageOps.exif_transpose(image)
+        if image_format == "JPEG":
+            params = {"quality": 95}
+    if image_format == "WEBP":
+        lossless = _webp_lossless(data)
+        params |= {"lossless": lossless, "quality": 100 if lossless else 90}
+        params |= {"loop": kept.get("loop", 0)} if animated else {}
+    if kept.get("icc_profile"):
+        params["icc_profile"] = kept["icc_profile"]
+    clean.info = kept
+    out = BytesIO()
+    clean.save(out, image_format, **params)
+    return out.getvalue()
+
+
+def _webp_lossless(data: bytes) -> bool:
+    """Whether a WebP's first picture is lossless (a VP8L chunk), so that the
+    copy is saved lossless too and a screenshot's text stays sharp."""
+    offset = 12
+    while offset + 8 <= len(data):
+        fourcc = data[offset : offset + 4]
+        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
+        if fourcc in (b"VP8L", b"VP8 "):
+            return fourcc == b"VP8L"
+        # An animation frame's chunks are inside it, after its 16-byte header.
+        offset += 8 + (16 if fourcc == b"ANMF" else size + (size & 1))
+    return False
+
+
+_NAME_UNSAFE = '\\/:*?"<>|'
+
+
+def download_filenames(name: str, content_type: str) -> tuple[str, str]:
+    """The name to save a download under, and its ASCII fallback: on one
+    line, without path or quote characters, and with the extension of the
+    type the file really is (a PNG called x.pdf downloads as x.png)."""
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", unicodedata.normalize("NFC", name))
+    stem = "".join(ch if ch.isprintable() and ch not in _NAME_UNSAFE else "_" for ch in stem)
+    stem = stem.strip(" ._")[:100]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    ascii_stem = re.sub(r"[^A-Za-z0-9 ._()-]+", "_", ascii_stem).strip(" ._")
+    extension = EXTENSIONS.get(content_type, "")
+    return (stem or "attachment") + extension, (ascii_stem or "attachment") + extension
+
+
+def content_disposition(name: str, content_type: str) -> str:
+    """`attachment` with both the ASCII name and the full one (RFC 6266 and
+    RFC 5987): the browser saves the file and never shows it in the page."""
+    full, fallback = download_filenames(name, content_type)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(full, safe='')}"
+
+
+def _metadata_cache_key(attachment) -> str:
+    return f"ombud:attachment-metadata-stripped:{attachment.pk}"
+
+
+def attachment_read(*, actor, case, attachment_id, private_key: bytes):
+    """A responder downloads an attachment of a case they hold a grant for.
+    Returns (attachment, its name, the bytes to download): for JPEG, PNG and
+    WebP a copy without metadata, or the original when that fails. Every
+    download is an audit event; an id of another case's attachment is 404."""
+    from ombud.audit.services import audit_log
+    from ombud.audit.types import AuditType
+    from ombud.cases.models import Attachment
+    from ombud.cases.services import case_data_key
+
+    attachment = Attachment.objects.filter(case=case, pk=attachment_id).first()
+    if attachment is None:
+        raise Http404("No such attachment.")
+    data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+    name = case_field_open(case, attachment.name, field=attachment.name_field, data_key=data_key)
+    data = case_field_open(
+        case, attachment.content, field=attachment.content_field, data_key=data_key
+    )
+    clean = image_metadata_strip(attachment.content_type, data)
+    if attachment.content_type in METADATA_STRIPPED:
+        cache.set(_metadata_cache_key(attachment), clean is not None, None)
+    with transaction.atomic():
+        audit_log(
+            organisation=case.organisation,
+            type=AuditType.ATTACHMENT_DOWNLOADED,
+            actor=actor,
+            case=case,
+            data={"attachment": str(attachment.pk)},
+        )
+    return attachment, name.decode(), data if clean is None else clean
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    """One line of the case page's list of attachments."""
+
+    attachment: object
+    name: str
+    label: str
+    # "removed" from the download, "failed" to remove (the original is
+    # downloaded), or "kept" because the type is downloaded as sent.
+    metadata: str
+
+
+def attachment_rows(*, actor, case, private_key: bytes, attachments) -> list[AttachmentRow]:
+    """The case page's list, from CaseContent.attachments. Whether a photo's
+    metadata can be removed is learnt by removing it, once per photo: the
+    answer (a yes or no, nothing of the photo) is kept in the cache by id."""
+    from ombud.cases.services import case_data_key
+
+    data_key, rows = None, []
+    for attachment, name in attachments:
+        metadata = "kept"
+        if attachment.content_type in METADATA_STRIPPED:
+            key = _metadata_cache_key(attachment)
+            stripped = cache.get(key)
+            if stripped is None:
+                if data_key is None:
+                    data_key = case_data_key(actor=actor, case=case, private_key=private_key)
+                data = case_field_open(
+                    case, attachment.content, field=attachment.content_field, data_key=data_key
+                )
+                stripped = image_metadata_strip(attachment.content_type, data) is not None
+                cache.set(key, stripped, None)
+            metadata = "removed" if stripped else "failed"
+        label = TYPE_LABELS.get(attachment.content_type, attachment.content_type)
+        rows.append(AttachmentRow(attachment, name, label, metadata))
+    return rows

@@ -33,6 +33,11 @@ def is_chair(user, organisation):
 
 
 @rules.predicate
+def has_key_pair(user):
+    return user.is_authenticated and user.public_key is not None
+
+
+@rules.predicate
 def holds_grant(user, case):
     return (
         case is not None
@@ -53,3 +58,5 @@ rules.add_perm("orgs.manage_settings", is_chair)
 # pass it on; the chair can also open any case with the recovery kit.
 rules.add_perm("cases.grant_access", holds_grant)
 rules.add_perm("orgs.use_recovery_kit", is_chair)
+# Taking a report in person: drafts are sealed to the taker's own key.
+rules.add_perm("intake.take_report", is_member & has_key_pair)

@@ -1,9 +1,12 @@
 """Every write to a case. Each function checks permission, runs in one
 transaction, writes its audit event and schedules side effects on commit."""
 
+import base64
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -131,9 +134,7 @@ def case_submit(
             data_key, content, case_id=case.pk, field=submission.content_field
         )
         submission.save(force_insert=True)
-        attachments_store(
-            case=case, uploads=attachments, data_key=data_key, submission=submission
-        )
+        attachments_store(case=case, uploads=attachments, data_key=data_key, submission=submission)
 
         team = Membership.objects.filter(
             organisation=organisation, user__public_key__isnull=False, user__is_active=True
@@ -212,9 +213,7 @@ def case_content_decrypt(*, case, data_key: bytes, staff: bool = False) -> CaseC
     content = CaseContent(
         submissions=[(s, data(s.content, s.content_field)) for s in case.submissions.all()],
         messages=[(m, text(m.body, m.body_field)) for m in case.messages.select_related("author")],
-        attachments=[
-            (a, text(a.name, a.name_field)) for a in case.attachments.defer("content")
-        ],
+        attachments=[(a, text(a.name, a.name_field)) for a in case.attachments.defer("content")],
     )
     if staff:
         content.notes = [
@@ -310,20 +309,82 @@ def _reporter_email_notify(*, case, data_key: bytes, body: str) -> None:
     if not email:
         return
     organisation = case.organisation
+    # The tag and a recorded Message-ID let the reporter answer by replying.
+    tag = case_mail_tag(case=case, data_key=data_key)
+    team_email = contact_email(case.event.team_email)
     url = settings.SITE_ROOT + reverse("portal-enter", args=[organisation.slug])
     text = (
         f"There is a new message from the {organisation.name} incident response team "
         f"about the report you made.\n\nRead it and reply with your receipt at:\n{url}\n"
     )
+    if team_email:
+        text += (
+            f"\nYou can also answer by replying to this email; keep [#{tag}] in the "
+            "subject. Email is not encrypted on its way to us: the link above is the "
+            "safer way.\n"
+        )
     if organisation.full_content_email:
         text += f"\n--- The message ---\n\n{body}\n"
     outbox_email(
         organisation=organisation,
         to=email,
-        subject=f"[{organisation.name}] New message about your report",
+        subject=f"[{mail_header_text(organisation.name)}] New message about your report [#{tag}]",
         body=text,
         topic=OutboxMessage.Topic.TO_REPORTER,
+        headers={"Message-ID": mail_message_id_new(case=case)},
+        reply_to=team_email,
     )
+
+
+# --- the case's mail identity (DESIGN §8) ---------------------------------------
+
+MAIL_TAG_BYTES = 10  # 80 random bits: 16 base32 characters
+
+
+def mail_header_text(value: str) -> str:
+    """Our own text for a mail header, on one line whatever it holds."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
+
+
+def mail_tag_lookup(tag: str) -> bytes:
+    return crypto.token_hash("mail-tag", tag.strip().upper().encode())
+
+
+def mail_thread_lookup(message_id: str) -> bytes:
+    """Keyed hash of a Message-ID as `ombud.intake.mail.message_id_normalise` gives it."""
+    return crypto.token_hash("mail-thread", message_id.encode())
+
+
+def case_mail_tag(*, case, data_key: bytes | None = None) -> str:
+    """The case's secret mail tag, made on first use inside the caller's
+    transaction. It is random, never the case number: whoever knows it can add
+    mail to the case. A case from before the inbox existed gets its inbox
+    too (which needs the case key), since replies are sealed to it."""
+    if case.mail_tag_box:
+        return crypto.secretbox_open(crypto.pepper_key("mail-tag"), case.mail_tag_box).decode()
+    tag = base64.b32encode(secrets.token_bytes(MAIL_TAG_BYTES)).decode()
+    case.mail_tag_lookup = mail_tag_lookup(tag)
+    case.mail_tag_box = crypto.secretbox_seal(crypto.pepper_key("mail-tag"), tag.encode())
+    fields = ["mail_tag_lookup", "mail_tag_box"]
+    if case.inbox_public_key is None and data_key is not None:
+        case_inbox_new(case, data_key)
+        fields += ["inbox_public_key", "inbox_private_box"]
+    case.save(update_fields=fields)
+    return tag
+
+
+def mail_message_id_new(*, case) -> str:
+    """A Message-ID for mail we send about a case, recorded (as a keyed hash)
+    so that a reply naming it joins the case. Random like the tag, for the
+    same reason."""
+    from ombud.intake.models import MailThreadRef
+
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2].lower()
+    if not re.fullmatch(r"[a-z0-9.-]{1,200}", domain):
+        domain = "ombud.invalid"
+    message_id = f"{secrets.token_hex(16)}@{domain}"
+    MailThreadRef.objects.create(case=case, lookup=mail_thread_lookup(message_id))
+    return f"<{message_id}>"
 
 
 def case_recuse(*, actor, case) -> None:

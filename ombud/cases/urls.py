@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ombud.cases import views, views_access
+from ombud.cases import views, views_access, views_attachments
 
 urlpatterns = [
     path("<slug:org_slug>/staff/", views.dashboard, name="dashboard"),
@@ -14,6 +14,11 @@ urlpatterns = [
         "<slug:org_slug>/staff/cases/<int:number>/grant/",
         views_access.case_grant,
         name="case-grant",
+    ),
+    path(
+        "<slug:org_slug>/staff/cases/<int:number>/attachments/<uuid:attachment_id>/",
+        views_attachments.attachment_download,
+        name="case-attachment",
     ),
     path("<slug:org_slug>/staff/access/", views_access.access_pending, name="access-pending"),
 ] + [

@@ -10,9 +10,11 @@ from django.views.decorators.http import require_http_methods
 from ombud.accounts.keys import session_private_key
 from ombud.accounts.views import login_again
 from ombud.cases import forms, selectors, services
+from ombud.cases.attachments import attachment_rows
 from ombud.cases.models import Status
 from ombud.cases.services import MEETING_SECTIONS, case_content_read
 from ombud.intake.forms import report_rows
+from ombud.intake.forms_staff import checklist_rows
 from ombud.lib.errors import ServiceError
 from ombud.lib.staff import staff_view
 
@@ -93,7 +95,15 @@ def _case_page(request, organisation, case, private_key, *, bound=None, status=2
         {
             "organisation": organisation,
             "case": case,
-            "submissions": [(s, report_rows(c)) for s, c in content.submissions],
+            "submissions": [
+                (s, checklist_rows(c) + report_rows(c)) for s, c in content.submissions
+            ],
+            "attachments": attachment_rows(
+                actor=request.user,
+                case=case,
+                private_key=private_key,
+                attachments=content.attachments,
+            ),
             "messages_thread": content.messages,
             "notes": content.notes,
             "decisions": content.decisions,

@@ -1,7 +1,11 @@
 from django import forms
 from django.conf import settings
 
+from ombud.cases import attachments
 from ombud.cases.models import PublicStatementConsent
+from ombud.lib.errors import ServiceError
+
+MB = 1024 * 1024
 
 
 def _text(label, help_text="", max_length=2000):
@@ -16,6 +20,29 @@ def _area(label, help_text="", max_length=10_000):
         help_text=help_text,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Several files in one input (Django's "uploading multiple files"). The
+    cleaned value is the list of checked uploads, ready for `case_submit`;
+    a file's problem is the field's error, naming the file."""
+
+    # The file picker offers these first (and a phone converts HEIC photos to JPEG).
+    ACCEPT = ",".join([*attachments.EXTENSIONS, *attachments.EXTENSIONS.values(), ".jpeg"])
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": self.ACCEPT}))
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, data, initial=None):
+        try:
+            return attachments.attachments_from_uploaded([f for f in (data or []) if f])
+        except ServiceError as e:
+            raise forms.ValidationError(str(e)) from None
 
 
 class ReportForm(forms.Form):
@@ -109,6 +136,12 @@ class ReportForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
+    attachments = AttachmentsField(
+        label="Photos, screenshots or documents",
+        help_text=f"Optional. Up to {attachments.MAX_FILES} files, "
+        f"{attachments.MAX_BYTES // MB} MB each and {attachments.MAX_TOTAL // MB} MB together: "
+        "photos (JPEG, PNG, GIF, WebP), PDF or text.",
+    )
     exclude = forms.MultipleChoiceField(
         label="Responders who must not see this report",
         required=False,
@@ -136,7 +169,11 @@ class ReportForm(forms.Form):
 
     def content(self) -> dict:
         """What gets encrypted: every field the reporter wrote, as JSON."""
-        data = {k: v for k, v in self.cleaned_data.items() if k not in ("exclude", "ongoing")}
+        data = {
+            k: v
+            for k, v in self.cleaned_data.items()
+            if k not in ("exclude", "ongoing", "attachments")
+        }
         for key in ("incident_date", "incident_time"):
             data[key] = data[key].isoformat() if data.get(key) else ""
         return data

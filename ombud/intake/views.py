@@ -27,7 +27,7 @@ def report(request, org_slug, event_slug):
     responders = org_selectors.members(organisation=organisation).filter(
         user__public_key__isnull=False
     )
-    form = ReportForm(request.POST or None, responders=responders)
+    form = ReportForm(request.POST or None, request.FILES or None, responders=responders)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -37,6 +37,7 @@ def report(request, org_slug, event_slug):
                     content=form.content(),
                     urgent=form.cleaned_data["ongoing"],
                     excluded_user_ids=form.cleaned_data["exclude"],
+                    attachments=form.cleaned_data["attachments"],
                 )
             except ServiceError as e:
                 form.add_error(None, str(e))
@@ -52,6 +53,9 @@ def report(request, org_slug, event_slug):
                     },
                 )
         status = 400
+        if request.FILES and "attachments" not in form.errors:
+            # A browser cannot put files back into the form it shows again.
+            form.add_error("attachments", "Please choose your files again: they were not kept.")
     return render(
         request,
         "intake/report.html",

@@ -1,16 +1,21 @@
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.shortcuts import redirect
 
+from ombud.accounts.mfa import mfa_enabled
 from ombud.orgs import selectors as org_selectors
 
 
 def staff_view(permission: str = "orgs.view_staff_area"):
     """Decorate a staff view taking `org_slug`: the caller must be logged in
     and a member of that organisation (else 404, so other organisations'
-    staff learn nothing), and hold `permission` on it (else 403). The view
+    staff learn nothing), and hold `permission` on it (else 403). When the
+    organisation requires two-factor authentication, a member without it is
+    sent to set it up first. The view
     receives the Organisation instead of the slug."""
 
     def decorator(view):
@@ -20,6 +25,13 @@ def staff_view(permission: str = "orgs.view_staff_area"):
             organisation = org_selectors.organisation_get(slug=org_slug)
             if not request.user.has_perm("orgs.view_staff_area", organisation):
                 raise Http404("No such organisation.")
+            if organisation.require_mfa and not mfa_enabled(request.user):
+                messages.warning(
+                    request,
+                    f"{organisation.name} requires two-factor authentication. Set up an "
+                    "authenticator app or a security key to continue.",
+                )
+                return redirect("mfa_index")
             if not request.user.has_perm(permission, organisation):
                 raise PermissionDenied("Only the chair can do this.")
             return view(request, organisation, *args, **kwargs)

@@ -9,6 +9,7 @@ get the row id only, never an address or text."""
 
 import json
 import logging
+import re
 
 import apprise
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -51,14 +52,45 @@ def _queue(*, kind: str, payload: dict, **fields) -> OutboxMessage:
     return message
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,76}")
+
+
+def _header_checked(value: str) -> str:
+    """A header value we set: one line, so nothing can start another header."""
+    value = str(value)
+    if "\r" in value or "\n" in value:
+        raise ValueError("A header value must be one line.")
+    return value
+
+
 def outbox_email(
-    *, organisation, to: str, subject: str, body: str, topic=Topic.OTHER, case=None, user=None
+    *,
+    organisation,
+    to: str,
+    subject: str,
+    body: str,
+    topic=Topic.OTHER,
+    case=None,
+    user=None,
+    headers: dict | None = None,
+    reply_to: str | None = None,
 ) -> OutboxMessage:
     """Queue one email. With `case` and `user`, it is dropped unsent if the
-    user no longer holds a grant for the case when its turn comes."""
+    user no longer holds a grant for the case when its turn comes. `headers`
+    (e.g. Message-ID, In-Reply-To) and `reply_to` are sealed with the rest;
+    ValueError for a header that is not one line."""
+    payload = {"to": to, "subject": subject, "body": body}
+    if headers:
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError("Not a header name.")
+            _header_checked(value)
+        payload["headers"] = {name: str(value) for name, value in headers.items()}
+    if reply_to:
+        payload["reply_to"] = _header_checked(reply_to)
     return _queue(
         kind=OutboxMessage.Kind.EMAIL,
-        payload={"to": to, "subject": subject, "body": body},
+        payload=payload,
         organisation=organisation,
         topic=topic,
         case=case,

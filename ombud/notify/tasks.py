@@ -71,6 +71,8 @@ def _send_email(payload: dict) -> None:
         settings.DEFAULT_FROM_EMAIL,
         [payload["to"]],
         connection=connection,
+        headers=payload.get("headers") or None,
+        reply_to=[payload["reply_to"]] if payload.get("reply_to") else None,
     ).send()
 
 

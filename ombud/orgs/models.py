@@ -35,6 +35,7 @@ ORGANISATION_SETTINGS_FIELDS = [
     "page_shows_location",
     "two_person_severity",
     "full_content_email",
+    "require_mfa",
 ]
 
 
@@ -79,6 +80,11 @@ class Organisation(models.Model):
         default=False,
         help_text="Send the full text of replies to reporters by email. Email is not "
         "encrypted end to end: leave off unless reporters expect it.",
+    )
+    require_mfa = models.BooleanField(
+        default=False,
+        help_text="Every team member must set up two-factor authentication (an "
+        "authenticator app or a security key) before they can see any case.",
     )
 
     def __str__(self):

@@ -49,3 +49,16 @@ def response_types(*, organisation):
 
 def response_type_get(*, organisation, pk: int) -> ResponseType:
     return get_object_or_404(ResponseType, organisation=organisation, pk=pk)
+
+
+def members_with_mfa(*, organisation) -> set[int]:
+    """Ids of the organisation's members who have an authenticator app or a
+    security key (recovery codes alone do not count)."""
+    from allauth.mfa.models import Authenticator
+
+    return set(
+        Authenticator.objects.filter(
+            user__memberships__organisation=organisation,
+            type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN],
+        ).values_list("user_id", flat=True)
+    )

@@ -6,6 +6,7 @@ from ombud.accounts.models import Membership, Role
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
+from ombud.lib.errors import ServiceError
 from ombud.orgs.models import (
     EVENT_EDITABLE_FIELDS,
     ORGANISATION_SETTINGS_FIELDS,
@@ -134,6 +135,14 @@ def response_type_update(*, actor, response_type, **fields) -> ResponseType:
 def organisation_settings_update(*, actor, organisation, **fields) -> Organisation:
     if not actor.has_perm("orgs.manage_settings", organisation):
         raise PermissionDenied
+    if fields.get("require_mfa") and not organisation.require_mfa:
+        from ombud.accounts.mfa import mfa_enabled
+
+        if not mfa_enabled(actor):
+            raise ServiceError(
+                "Set up two-factor authentication for yourself first (Profile → "
+                "Two-factor authentication), then require it for the team."
+            )
     with transaction.atomic():
         changed = _changes_apply(organisation, fields, ORGANISATION_SETTINGS_FIELDS)
         organisation.save(update_fields=changed or None)

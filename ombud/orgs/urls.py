@@ -10,6 +10,11 @@ urlpatterns = [
     path("<slug:org_slug>/staff/team/add/", views.member_add_view, name="member-add"),
     path("<slug:org_slug>/staff/team/<int:pk>/role/", views.member_role, name="member-role"),
     path(
+        "<slug:org_slug>/staff/team/<int:pk>/mfa-reset/",
+        views.member_mfa_reset_view,
+        name="member-mfa-reset",
+    ),
+    path(
         "<slug:org_slug>/staff/team/<int:pk>/remove/",
         views.member_remove_view,
         name="member-remove",

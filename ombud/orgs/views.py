@@ -3,11 +3,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ombud.accounts.models import Invitation
 from ombud.accounts.services import (
     member_add,
+    member_mfa_reset,
     member_open_assigned_cases,
     member_remove,
     member_role_change,
@@ -80,6 +81,7 @@ def team(request, organisation):
         {
             "organisation": organisation,
             "members": selectors.members(organisation=organisation),
+            "mfa_users": selectors.members_with_mfa(organisation=organisation),
             "invitations": Invitation.objects.filter(organisation=organisation).order_by("email"),
             "now": timezone.now(),
         },
@@ -209,14 +211,36 @@ def catalog_edit(request, organisation, pk):
 def organisation_settings(request, organisation):
     form = OrganisationSettingsForm(request.POST or None, instance=organisation)
     if request.method == "POST" and form.is_valid():
-        organisation_settings_update(
-            actor=request.user, organisation=organisation, **form.cleaned_data
-        )
-        messages.success(request, "Settings saved.")
-        return redirect("organisation-settings", organisation.slug)
+        try:
+            organisation_settings_update(
+                actor=request.user, organisation=organisation, **form.cleaned_data
+            )
+        except ServiceError as e:
+            form.add_error("require_mfa", str(e))
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("organisation-settings", organisation.slug)
     return render(
         request,
         "orgs/settings.html",
         {"organisation": organisation, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+@staff_view("orgs.manage_team")
+@require_POST
+def member_mfa_reset_view(request, organisation, pk):
+    """Remove a member's authenticators (lost device and recovery codes)."""
+    membership = selectors.member_get(organisation=organisation, pk=pk)
+    try:
+        member_mfa_reset(actor=request.user, membership=membership)
+    except ServiceError as e:
+        messages.error(request, str(e))
+        return redirect("team", organisation.slug)
+    messages.success(
+        request,
+        f"Two-factor authentication of {membership.user} was reset. They log in with their "
+        "password and set up a new authenticator.",
+    )
+    return redirect("team", organisation.slug)

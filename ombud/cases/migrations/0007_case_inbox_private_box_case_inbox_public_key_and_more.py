@@ -6,47 +6,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0006_reported_person_messages'),
+        ("cases", "0006_reported_person_messages"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='case',
-            name='inbox_private_box',
+            model_name="case",
+            name="inbox_private_box",
             field=models.BinaryField(null=True),
         ),
         migrations.AddField(
-            model_name='case',
-            name='inbox_public_key',
+            model_name="case",
+            name="inbox_public_key",
             field=models.BinaryField(max_length=32, null=True),
         ),
         migrations.AddField(
-            model_name='case',
-            name='mail_tag_box',
+            model_name="case",
+            name="mail_tag_box",
             field=models.BinaryField(null=True),
         ),
         migrations.AddField(
-            model_name='case',
-            name='mail_tag_lookup',
+            model_name="case",
+            name="mail_tag_lookup",
             field=models.BinaryField(max_length=32, null=True, unique=True),
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveIntegerField()),
-                ('name', models.BinaryField()),
-                ('content', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='cases.case')),
-                ('message', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='cases.message')),
-                ('submission', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='cases.submission')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveIntegerField()),
+                ("name", models.BinaryField()),
+                ("content", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="cases.message",
+                    ),
+                ),
+                (
+                    "submission",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="cases.submission",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
     ]

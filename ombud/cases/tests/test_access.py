@@ -6,6 +6,7 @@ until you do, and the matrix then checks it for every actor below."""
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from conftest import PASSWORD, browser
@@ -223,6 +224,10 @@ ROUTES = {
         PUBLIC,
         {"GET": (404, None), "POST": (404, {})},
     ),
+    # a file sent with the report ({attachment}): a download for grant holders only
+    "case-attachment": Route(
+        "/org-a/staff/cases/{n}/attachments/{attachment}/", CASE, {"GET": (200, None)}
+    ),
     # access grants ({frank}: the member who joined after the report) and the
     # chair's recovery kit ({kit}: org A's real kit, so the chair succeeds)
     "case-grant": Route(
@@ -248,6 +253,79 @@ ROUTES = {
         "/org-a/staff/recovery/rotate/",
         CHAIR_ONLY,
         {"GET": (200, None), "POST": (200, {"kit": "{kit}"})},
+    ),
+    # taking a report in person (drafts: nobody's, so every member gets the same 404)
+    "intake-report": Route(
+        "/org-a/staff/intake/",
+        MEMBER,
+        {"GET": (200, None), "POST": (200, {"event": "pyconf", "description": "In person."})},
+    ),
+    "intake-draft": Route(
+        "/org-a/staff/intake/drafts/00000000-0000-0000-0000-000000000000/",
+        MEMBER,
+        {"GET": (404, None), "POST": (404, {"event": "pyconf", "action": "draft"})},
+    ),
+    "intake-draft-delete": Route(
+        "/org-a/staff/intake/drafts/00000000-0000-0000-0000-000000000000/delete/",
+        MEMBER,
+        {"POST": (404, {})},
+    ),
+    # two-factor authentication: the login step, allauth's pages, the chair's reset
+    "account_login": Route(
+        "/accounts/login/continue/", PUBLIC, {"GET": (302, None), "POST": (302, {})}
+    ),
+    "login-mfa": Route(
+        "/accounts/login/two-factor/", PUBLIC, {"GET": (302, None), "POST": (302, {})}
+    ),
+    "mfa_index": Route("/accounts/mfa/", LOGGED_IN, {"GET": (200, None)}),
+    "mfa_reauthenticate": Route(
+        "/accounts/mfa/reauthenticate/", LOGGED_IN, {"GET": (302, None), "POST": (302, {})}
+    ),
+    "mfa_activate_totp": Route(
+        "/accounts/mfa/totp/activate/", LOGGED_IN, {"GET": (200, None), "POST": (200, {})}
+    ),
+    "mfa_deactivate_totp": Route(
+        "/accounts/mfa/totp/deactivate/", LOGGED_IN, {"GET": (404, None), "POST": (404, {})}
+    ),
+    "mfa_view_recovery_codes": Route(
+        "/accounts/mfa/recovery-codes/", LOGGED_IN, {"GET": (404, None)}
+    ),
+    "mfa_generate_recovery_codes": Route(
+        "/accounts/mfa/recovery-codes/generate/",
+        LOGGED_IN,
+        {"GET": (200, None), "POST": (200, {})},
+    ),
+    "mfa_download_recovery_codes": Route(
+        "/accounts/mfa/recovery-codes/download/",
+        LOGGED_IN,
+        {"GET": (404, None), "POST": (404, {})},
+    ),
+    "mfa_list_webauthn": Route("/accounts/mfa/webauthn/", LOGGED_IN, {"GET": (200, None)}),
+    "mfa_add_webauthn": Route(
+        "/accounts/mfa/webauthn/add/", LOGGED_IN, {"GET": (200, None), "POST": (200, {})}
+    ),
+    "mfa_reauthenticate_webauthn": Route(
+        "/accounts/mfa/webauthn/reauthenticate/",
+        LOGGED_IN,
+        {"GET": (302, None), "POST": (302, {})},
+    ),
+    "mfa_remove_webauthn": Route(
+        "/accounts/mfa/webauthn/keys/999999/remove/",
+        LOGGED_IN,
+        {"GET": (404, None), "POST": (404, {})},
+    ),
+    "mfa_edit_webauthn": Route(
+        "/accounts/mfa/webauthn/keys/999999/edit/",
+        LOGGED_IN,
+        {"GET": (404, None), "POST": (404, {})},
+    ),
+    "account_reauthenticate": Route(
+        "/accounts/reauthenticate/", LOGGED_IN, {"GET": (200, None), "POST": (200, {})}
+    ),
+    # Off unless OMBUD_MAIL_INTAKE=webhook (then unsigned posts get 400: test_webhook).
+    "mailgun-inbound": Route("/anymail/mailgun/inbound_mime/", PUBLIC, {"POST": (404, {})}),
+    "member-mfa-reset": Route(
+        "/org-a/staff/team/{membership}/mfa-reset/", CHAIR_ONLY, {"POST": (302, {})}
     ),
 }
 
@@ -293,6 +371,7 @@ def world(people, submit_report):
         description=f"{MARKER} in the description",
         location=f"{MARKER} hall",
         reported_name=f"{MARKER} name",
+        attachments=[SimpleUploadedFile(f"{MARKER}.txt", f"{MARKER} in a file".encode())],
         exclude=[str(people.dave.pk)],
     )
     response = browser(erin).post(f"/org-a/staff/cases/{case.number}/recuse/")
@@ -324,6 +403,7 @@ def _ids(world) -> dict:
         "response_type": world.org_a.response_types.first().pk,
         "frank": world.frank.pk,
         "kit": world.kit_a,
+        "attachment": world.case.attachments.get().pk,
     }
 
 
@@ -369,7 +449,10 @@ def test_access_matrix(world, name, method, actor):
     body = response.content.decode()
     if want == LOGIN:
         assert response.status_code == 302
-        assert response["Location"].startswith("/accounts/login/?next=")
+        # allauth's pages go through /accounts/login/continue/, a redirect to login.
+        assert response["Location"].startswith(
+            ("/accounts/login/?next=", "/accounts/login/continue/?next=")
+        )
     else:
         assert response.status_code == want, body[:500]
         if response.status_code == 302 and route.access != PUBLIC:

@@ -344,9 +344,9 @@ def test_receipt_guessing_is_throttled_per_ip_and_overall(
     assert client.post(ENTER, {"receipt": receipt}, REMOTE_ADDR="10.0.0.2").status_code == 302
     statuses = [
         client.post(ENTER, {"receipt": f"GUESS{i}"}, REMOTE_ADDR=f"10.1.0.{i % 50}").status_code
-        for i in range(10_000)
+        for i in range(1_000)
     ]
-    assert statuses.count(429) >= 10_000 - 100
+    assert statuses.count(429) >= 1_000 - 100
     assert 302 not in statuses
     # Staff are not throttled by it.
     assert login(people.bob).get("/org-a/staff/").status_code == 200
