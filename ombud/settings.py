@@ -186,6 +186,16 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "ombud.accounts.mfa.AccountAdapter"
 
+# In the database, so that rate limits kept in the cache (allauth's for the
+# second login step) hold across every worker process and restart. The
+# table is made by `migrate` (ombud/accounts/migrations/0004_cache_table.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "ombud_cache",
+    }
+}
+
 # Argon2id cost for the key that protects each responder's private key;
 # about 0.4 s on 2 cores. Stored with each key, so it can be raised.
 OMBUD_ARGON2 = {
@@ -215,6 +225,10 @@ SESSION_KEY_COOKIE = "ombud_kk"  # holds the key that opens the session's privat
 # Password reset requests: per IP per 15 minutes, per address per hour.
 OMBUD_RESET_TRIES_PER_IP = envint("OMBUD_RESET_TRIES_PER_IP", 5)
 OMBUD_RESET_TRIES_PER_EMAIL = envint("OMBUD_RESET_TRIES_PER_EMAIL", 3)
+# Reverse proxies in front of the app (a TLS proxy: 1). The client address is
+# then read from X-Forwarded-For, for the lockout and every rate limit.
+OMBUD_TRUSTED_PROXY_COUNT = envint("OMBUD_TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "ombud.portal.throttle.client_ip"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -325,6 +339,9 @@ ANYMAIL = {
     }.items()
     if value
 }
+
+# Automatic answers (with the receipt) to one sender address per hour.
+OMBUD_MAIL_AUTO_REPLIES_PER_HOUR = envint("OMBUD_MAIL_AUTO_REPLIES_PER_HOUR", 5)
 
 OMBUD_SMTPD_HOST = env("OMBUD_SMTPD_HOST", "127.0.0.1")
 OMBUD_SMTPD_PORT = envint("OMBUD_SMTPD_PORT", 2525)

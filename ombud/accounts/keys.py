@@ -15,10 +15,14 @@ SESSION_FIELD = "ombud_sealed_private_key"
 
 
 def session_key_store(request, response, private_key: bytes) -> None:
+    request.session[SESSION_FIELD] = session_key_seal(response, private_key)
+
+
+def session_key_seal(response, private_key: bytes) -> str:
+    """The private key sealed under a new cookie key, which `response` sets;
+    the caller decides where in the session the sealed box goes."""
     cookie_key = secrets.token_bytes(crypto.KEY_BYTES)
-    request.session[SESSION_FIELD] = base64.b64encode(
-        crypto.secretbox_seal(cookie_key, private_key)
-    ).decode()
+    sealed = base64.b64encode(crypto.secretbox_seal(cookie_key, private_key)).decode()
     response.set_cookie(
         settings.SESSION_KEY_COOKIE,
         base64.urlsafe_b64encode(cookie_key).decode(),
@@ -28,6 +32,7 @@ def session_key_store(request, response, private_key: bytes) -> None:
         httponly=True,
         samesite="Strict",
     )
+    return sealed
 
 
 def session_private_key(request) -> bytes | None:

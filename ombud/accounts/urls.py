@@ -1,9 +1,12 @@
 from allauth.account import views as allauth_views
 from allauth.mfa.base import views as mfa_views
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp import views as totp_views
+from allauth.mfa.webauthn import views as webauthn_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from ombud.accounts import views
+from ombud.accounts import mfa, views
 
 urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
@@ -17,6 +20,17 @@ urlpatterns = [
     # allauth's MFA management pages; login, logout and password stay ours.
     path("accounts/mfa/", mfa_views.index, name="mfa_index"),
     path("accounts/mfa/reauthenticate/", mfa_views.reauthenticate, name="mfa_reauthenticate"),
+    # Before allauth's own URLs, on the same paths: see mfa.setup_view.
+    path(
+        "accounts/mfa/totp/activate/",
+        mfa.setup_view(totp_views.activate_totp, Authenticator.Type.TOTP),
+        name="mfa_activate_totp",
+    ),
+    path(
+        "accounts/mfa/webauthn/add/",
+        mfa.setup_view(webauthn_views.add_webauthn, Authenticator.Type.WEBAUTHN),
+        name="mfa_add_webauthn",
+    ),
     path("accounts/mfa/totp/", include("allauth.mfa.totp.urls")),
     path("accounts/mfa/recovery-codes/", include("allauth.mfa.recovery_codes.urls")),
     path("accounts/mfa/webauthn/", include("allauth.mfa.webauthn.urls")),

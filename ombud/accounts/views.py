@@ -19,7 +19,7 @@ from ombud.accounts.forms import (
     PasswordResetSetForm,
     PushChannelForm,
 )
-from ombud.accounts.keys import session_key_forget, session_key_store
+from ombud.accounts.keys import session_key_forget, session_key_seal, session_key_store
 from ombud.accounts.models import PushChannel
 from ombud.accounts.services import (
     INVITATION_INVALID,
@@ -49,15 +49,21 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
-        if mfa.mfa_enabled(user):
-            # Not logged in yet: the second factor comes first.
-            mfa.mfa_pending_start(self.request, user, next_url=self.get_success_url())
-            response = redirect("login-mfa")
-        else:
-            response = super().form_valid(form)
-            mfa.password_step_record(self.request, user)
+        private_key = None
         if user.has_keys:
             private_key = user_private_key_unlock(user=user, password=form.cleaned_data["password"])
+        if mfa.mfa_enabled(user):
+            # Not logged in yet: the second factor comes first, and the key
+            # waits outside the session until it is given.
+            response = redirect("login-mfa")
+            sealed = session_key_seal(response, private_key) if private_key else None
+            mfa.mfa_pending_start(
+                self.request, user, next_url=self.get_success_url(), sealed_key=sealed
+            )
+            return response
+        response = super().form_valid(form)
+        mfa.password_step_record(self.request, user)
+        if private_key is not None:
             session_key_store(self.request, response, private_key)
         return response
 
@@ -73,10 +79,13 @@ def login_mfa(request):
         return redirect("login")
     code_form, webauthn_form, posted = mfa.mfa_forms(request, user)
     if posted is not None and posted.is_valid():
-        posted.save()
-        mfa.mfa_pending_end(request)
-        # login() keeps the session's data: the sealed private key stays.
+        # login() empties a session that was someone else's: what the
+        # password step left is taken out first and put back after.
+        pending = mfa.mfa_pending_take(request)
         auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        mfa.password_step_record(request, user)
+        posted.save()  # records the second factor in the session
+        mfa.mfa_pending_finish(request, pending)
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
     context = {"form": code_form, "webauthn_form": webauthn_form}
     if webauthn_form is not None:

@@ -128,11 +128,14 @@ def _receive(message: RawMessage, after_receive) -> bool:
         return False
     if after_receive is not None:
         after_receive()
-    if outcome.quarantine:
+    # Mail for no event (a Bcc, an alias no event has) was stored nowhere:
+    # kept aside with the unreadable, never deleted.
+    keep_aside = outcome.quarantine or outcome.reason == mailin.NO_ROUTE
+    if keep_aside:
         logger.warning(
             "mail poll: message uid %s quarantined (%s)", message.uid, outcome.reason or "-"
         )
-    return not outcome.quarantine
+    return not keep_aside
 
 
 def _quarantine(box: BaseMailBox, uid: str) -> None:

@@ -246,7 +246,8 @@ def _walk(part, body: _Body, depth: int = 0) -> None:
                 _walk(child, result, depth + 1)
                 results.append(result)
                 body.attachments += result.attachments
-            with_plain = [r for r in results if r.plain]
+            # A blank text part (some clients send one) must not hide the HTML.
+            with_plain = [r for r in results if any(t.strip() for t in r.plain)]
             if with_plain:
                 body.plain += with_plain[0].plain
             else:

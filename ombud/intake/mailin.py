@@ -199,15 +199,21 @@ def route_find(recipients: list[str]) -> Route | None:
     return None
 
 
-def _own_address(sender: str) -> bool:
-    """Mail from ourselves: our sending address or any team address."""
+def _own_address(sender: str, *, organisation) -> bool:
+    """Mail from ourselves: our sending address or a team address of the
+    organisation written to (another organisation's addresses are not ours
+    to judge: its chair could otherwise silence anyone by naming them)."""
     if not sender:
         return False
     ours = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
     base = address_base(sender)
     if base in (ours, address_base(ours)):
         return True
-    return Event.objects.annotate(address=Lower("team_email")).filter(address=base).exists()
+    return (
+        Event.objects.annotate(address=Lower("team_email"))
+        .filter(organisation=organisation, address=base)
+        .exists()
+    )
 
 
 # --- taking it in ------------------------------------------------------------------
@@ -215,7 +221,8 @@ def _own_address(sender: str) -> bool:
 
 def _take_in(mail: ParsedMail, *, route: Route, recipients, inbound) -> MailOutcome:
     organisation = route.organisation
-    ignored = mail.auto or ("own address" if _own_address(mail.sender) else "")
+    own = _own_address(mail.sender, organisation=organisation)
+    ignored = mail.auto or ("own address" if own else "")
     if ignored:
         inbound.outcome = Outcome.IGNORED
         inbound.save(update_fields=["outcome"])
@@ -335,9 +342,23 @@ def _case_new(mail: ParsedMail, *, route: Route, uploads, notes) -> Case:
         # A closed event without an open standing event, or nobody who could
         # read the case: kept aside for the chairs rather than lost.
         raise NotStored("no case could be made") from None
-    if mail.sender and not mail.no_reply:
+    if mail.sender and not mail.no_reply and _auto_reply_allowed(mail.sender):
         _auto_reply(mail, case=case, receipt=receipt, tag=tags[0], route=route)
     return case
+
+
+def _auto_reply_allowed(sender: str) -> bool:
+    """At most OMBUD_MAIL_AUTO_REPLIES_PER_HOUR automatic answers to one
+    address: an autoresponder that marks nothing, or a forged sender, must not
+    make a mail loop or a flood. The cases are made all the same."""
+    from ombud.portal.throttle import throttle_allow
+
+    return throttle_allow(
+        scope="mail-auto-reply",
+        ident=address_base(sender),
+        limit=settings.OMBUD_MAIL_AUTO_REPLIES_PER_HOUR,
+        window_seconds=3600,
+    )
 
 
 def _auto_reply(mail: ParsedMail, *, case, receipt: str, tag: str, route: Route) -> None:
@@ -424,10 +445,12 @@ def _quarantine(route: Route | None, *, reason: str) -> MailOutcome:
                     to=membership.user.email,
                     subject=f"[Ombud] A mail to {route.address} could not be taken in",
                     body=(
-                        f"A message to {route.address} could not be read and was put in the "
-                        f"quarantine folder of the mailbox ({reason}). Nothing of it was "
-                        "stored in Ombud.\n\nSomeone with access to the mailbox should look "
-                        "at it there: it may be a report.\n\n"
+                        f"A message to {route.address} could not be read ({reason}). "
+                        "Nothing of it was stored in Ombud. With IMAP intake it is in the "
+                        "mailbox's quarantine folder: someone with access to the mailbox "
+                        "should look at it there, it may be a report. With the SMTP "
+                        "receiver it was refused, and the sender was told by their mail "
+                        "server; with a provider's webhook, the provider's log has it.\n\n"
                         "This message contains no content of the mail on purpose.\n"
                     ),
                     user=membership.user,

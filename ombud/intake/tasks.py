@@ -7,16 +7,19 @@ is. A chain broken by a killed worker is restarted by `manage.py mail_poll
 --schedule`, which `scripts/serve.sh` runs before it starts the worker. The
 task takes no arguments: the mailbox password stays in the settings."""
 
+import logging
 from dataclasses import asdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from ombud.intake.imap import imap_poll
+
+logger = logging.getLogger(__name__)
 
 
 @task()
@@ -26,7 +29,12 @@ def mail_poll() -> dict:
             return {"skipped": "OMBUD_MAIL_INTAKE is not imap"}
         return asdict(imap_poll())
     finally:
-        mail_poll_schedule(delay=timedelta(seconds=settings.OMBUD_IMAP_INTERVAL))
+        try:
+            mail_poll_schedule(delay=timedelta(seconds=settings.OMBUD_IMAP_INTERVAL))
+        except DatabaseError as e:
+            # The chain breaks here; `manage.py mail_poll --schedule` (from
+            # scripts/serve.sh, or cron in production) starts it again.
+            logger.error("next mail poll not queued: %s", type(e).__name__)
 
 
 def mail_poll_schedule(*, delay: timedelta = timedelta(0)) -> bool:

@@ -1,12 +1,14 @@
 from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 
-from ombud.accounts.mfa import mfa_enabled
+from ombud.accounts.mfa import mfa_enabled, session_used_mfa
 from ombud.orgs import selectors as org_selectors
 
 
@@ -25,7 +27,16 @@ def staff_view(permission: str = "orgs.view_staff_area"):
             organisation = org_selectors.organisation_get(slug=org_slug)
             if not request.user.has_perm("orgs.view_staff_area", organisation):
                 raise Http404("No such organisation.")
-            if organisation.require_mfa and not mfa_enabled(request.user):
+            if organisation.require_mfa and not session_used_mfa(request):
+                if mfa_enabled(request.user):
+                    # A session from before the authenticator was set up.
+                    logout(request)
+                    messages.info(
+                        request,
+                        f"{organisation.name} requires two-factor authentication: please "
+                        "log in again with your password and your second factor.",
+                    )
+                    return redirect_to_login(request.get_full_path())
                 messages.warning(
                     request,
                     f"{organisation.name} requires two-factor authentication. Set up an "

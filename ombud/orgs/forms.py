@@ -28,6 +28,7 @@ class EventForm(forms.ModelForm):
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
+        self.instance.organisation = organisation  # for Event.clean
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]

@@ -116,6 +116,18 @@ class Event(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        # Mail to a team address goes to the organisation that has it: a second
+        # organisation using it would receive (or hide) the first one's reports.
+        if self.team_email:
+            elsewhere = Event.objects.filter(team_email__iexact=self.team_email).exclude(
+                organisation_id=self.organisation_id
+            )
+            if elsewhere.exists():
+                raise ValidationError(
+                    {"team_email": "Another organisation on this server uses this address."}
+                )
+
     def get_report_url(self):
         return reverse("report", args=[self.organisation.slug, self.slug])
 

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import time
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -12,6 +13,14 @@ from ombud.portal.models import ThrottleBucket
 
 
 def client_ip(request) -> str:
+    """The client's address. Behind OMBUD_TRUSTED_PROXY_COUNT reverse proxies
+    it is the one the outermost of them put in X-Forwarded-For (entries
+    further left are the client's own claims); else REMOTE_ADDR. axes and
+    allauth use this too."""
+    count = settings.OMBUD_TRUSTED_PROXY_COUNT
+    forwarded = [ip.strip() for ip in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if count > 0 and len(forwarded) >= count and forwarded[-count]:
+        return forwarded[-count]
     return request.META.get("REMOTE_ADDR", "")
 
 

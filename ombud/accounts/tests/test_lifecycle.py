@@ -487,6 +487,31 @@ def test_five_failures_lock_the_account_from_that_address_for_15_minutes(people)
     assert response.status_code == 302
 
 
+def test_behind_a_proxy_the_lockout_is_per_client_not_per_proxy(people, settings):
+    settings.OMBUD_TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.1"
+    attacker = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.9")
+    for _ in range(5):
+        attacker.post("/accounts/login/", {"username": "bob@a.example", "password": "guess!!"})
+    right = {"username": "bob@a.example", "password": PASSWORD}
+    assert attacker.post("/accounts/login/", right).status_code == 429
+    # Bob comes through the same proxy from his own address, and logs in; a
+    # forged address left of the proxy's entry changes nothing.
+    bob = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")
+    assert bob.post("/accounts/login/", right).status_code == 302
+
+
+def test_without_a_trusted_proxy_forwarded_for_is_ignored(people):
+    for i in range(5):
+        Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").post(
+            "/accounts/login/", {"username": "bob@a.example", "password": "guess!!"}
+        )
+    response = Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="192.0.2.99").post(
+        "/accounts/login/", {"username": "bob@a.example", "password": PASSWORD}
+    )
+    assert response.status_code == 429
+
+
 def test_lockout_records_no_password(people):
     from axes.models import AccessAttempt
 

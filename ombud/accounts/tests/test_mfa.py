@@ -106,6 +106,20 @@ def test_a_recovery_code_works_once(bob_mfa):
     assert again.get("/org-a/staff/").status_code == 302
 
 
+def test_guessing_codes_is_stopped_after_five_wrong_ones(bob_mfa):
+    client = password_step(bob_mfa.bob)
+    for _ in range(5):
+        response = client.post("/accounts/login/two-factor/", {"code": "000000"})
+        assert b"Incorrect code" in response.content
+    # Even the right code is refused for now, and a new password step does
+    # not reset the count: it is kept per account, in the shared cache.
+    again = password_step(bob_mfa.bob)
+    response = again.post("/accounts/login/two-factor/", {"code": totp_code(bob_mfa.bob_secret)})
+    assert response.status_code == 400
+    assert b"Too many failed" in response.content
+    assert again.get("/org-a/staff/").status_code == 302
+
+
 def test_the_second_step_expires_after_five_minutes(bob_mfa, clock):
     client = password_step(bob_mfa.bob)
     clock.shift(timedelta(minutes=6))
@@ -186,6 +200,64 @@ def test_required_mfa_sends_members_without_it_to_set_it_up(people, submit_repor
     assert MARKER.encode() in detail.content
     # Another organisation is not affected.
     assert browser(people.charlie).get("/org-b/staff/").status_code == 200
+
+
+def test_a_session_from_before_mfa_was_set_up_must_log_in_again(people, submit_report):
+    """Someone who had only the password, and logged in before the member set
+    up MFA, loses the case once the organisation requires it."""
+    case, _ = submit_report(people.event_a, description=f"{MARKER} report")
+    earlier = browser(people.bob)  # the password alone, before MFA
+    bob = browser(people.bob)
+    totp_activate(bob)
+    alice = browser(people.alice)
+    totp_activate(alice)
+    assert alice.post("/org-a/staff/settings/", _settings_post()).status_code == 302
+
+    response = earlier.get(f"/org-a/staff/cases/{case.number}/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert MARKER.encode() not in response.content
+    assert earlier.get("/org-a/staff/")["Location"].startswith("/accounts/login/")
+    # The session that set the authenticator up proved it, and goes on.
+    assert MARKER.encode() in bob.get(f"/org-a/staff/cases/{case.number}/").content
+    # So does the chair's, who set up hers the same way.
+    assert alice.get("/org-a/staff/").status_code == 200
+
+
+def test_the_key_joins_the_session_only_after_the_second_factor(bob_mfa):
+    from ombud.accounts.keys import SESSION_FIELD
+
+    client = password_step(bob_mfa.bob)
+    assert SESSION_FIELD not in client.session
+    client.post("/accounts/login/two-factor/", {"code": totp_code(bob_mfa.bob_secret)})
+    assert SESSION_FIELD in client.session
+
+
+def test_the_second_step_ends_when_the_password_changed_since_the_first(bob_mfa):
+    client = password_step(bob_mfa.bob)
+    bob_mfa.bob.set_password("a different long password")
+    bob_mfa.bob.save()
+    response = client.post("/accounts/login/two-factor/", {"code": totp_code(bob_mfa.bob_secret)})
+    assert response["Location"] == "/accounts/login/"
+    assert client.get("/org-a/staff/").status_code == 302
+
+
+def test_logging_in_over_someone_elses_session_keeps_the_key(bob_mfa, submit_report):
+    case, _ = submit_report(bob_mfa.event_a, description=f"{MARKER} report")
+    client = browser(bob_mfa.dave)  # dave's browser, still logged in
+    response = client.post("/accounts/login/", {"username": "bob@a.example", "password": PASSWORD})
+    assert response["Location"] == "/accounts/login/two-factor/"
+    client.post("/accounts/login/two-factor/", {"code": totp_code(bob_mfa.bob_secret)})
+    assert MARKER.encode() in client.get(f"/org-a/staff/cases/{case.number}/").content
+
+
+def test_recovery_codes_alone_are_not_two_factor(bob_mfa):
+    from ombud.accounts.mfa import mfa_enabled
+
+    Authenticator.objects.filter(user=bob_mfa.bob, type="totp").delete()
+    assert Authenticator.objects.filter(user=bob_mfa.bob, type="recovery_codes").exists()
+    assert not mfa_enabled(bob_mfa.bob)
+    browser(bob_mfa.bob)  # the password alone logs in
 
 
 def test_the_team_page_shows_who_has_mfa(bob_mfa):

@@ -255,3 +255,67 @@ def subprocess_env(**extra: str) -> dict:
         url = urlsplit(os.environ["DATABASE_URL"])
         env["DATABASE_URL"] = urlunsplit(url._replace(path="/" + database))
     return env
+
+
+# --- a world of cases made by mail (test_mail_corpus, test_mail_routing) ---------------
+
+TEAM_A = "team@a.example"
+TEAM_B = "team@b.example"
+SENDER = "robin@example.net"
+
+
+def case_open(case, kit):
+    """Decrypt a case with the organisation's recovery kit, as the chair can."""
+    from ombud.cases.services import case_content_decrypt
+    from ombud.lib import crypto
+
+    case.refresh_from_db()
+    private_key = crypto.recovery_kit_decode(kit, org_id=case.organisation_id)
+    data_key = crypto.data_key_unseal(private_key, case.recovery_wrap)
+    return case_content_decrypt(case=case, data_key=data_key)
+
+
+def auto_replies(to: str, after: int = 0) -> list[dict]:
+    from ombud.notify.models import OutboxMessage
+    from ombud.notify.services import outbox_open
+
+    return [
+        outbox_open(m)
+        for m in OutboxMessage.objects.filter(pk__gt=after, kind=OutboxMessage.Kind.EMAIL)
+        if outbox_open(m)["to"] == to and "was received" in outbox_open(m)["subject"]
+    ]
+
+
+def mail_case(address: str, sender: str, n: str) -> dict:
+    """A case made by mail, with what its auto-reply told the sender."""
+    from ombud.cases.models import Case
+    from ombud.intake.mailin import mail_receive
+
+    raw = (
+        f"From: {sender}\nTo: {address}\nSubject: Report {n}\nMessage-ID: <seed-{n}@example.net>\n"
+        f"\nSeed report {n}.\n"
+    ).encode()
+    outcome = mail_receive(raw)
+    assert outcome.outcome == "case"
+    [reply] = auto_replies(sender)[-1:]
+    tag = reply["subject"].rsplit("[#", 1)[1].rstrip("]")
+    receipt = reply["body"].split("Your receipt:\n\n    ", 1)[1].split("\n", 1)[0]
+    return {
+        "case": Case.objects.get(pk=outcome.case_id),
+        "tag": tag,
+        "msgid": reply["headers"]["Message-ID"],
+        "receipt": receipt,
+    }
+
+
+@pytest.fixture
+def world(people, settings):
+    settings.DEFAULT_FROM_EMAIL = "Ombud <ombud@ombud.example>"
+    people.event_a.team_email = TEAM_A
+    people.event_a.save()
+    people.event_b.team_email = TEAM_B
+    people.event_b.save()
+    people.first = mail_case(TEAM_A, "first@example.net", "1")
+    people.second = mail_case(TEAM_A, "second@example.net", "2")
+    people.in_b = mail_case(TEAM_B, "third@example.net", "3")
+    return people

@@ -138,13 +138,26 @@ def test_an_existing_quarantine_folder_is_used(imap_settings, dovecot, receive):
 def test_other_outcomes_are_deleted_too(imap_settings, dovecot, receive):
     receive.answers["auto"] = MailOutcome(outcome="ignored", reason="auto-reply")
     receive.answers["again"] = MailOutcome(outcome="case", case_id=1, reason="duplicate")
-    receive.answers["nowhere"] = MailOutcome(outcome="rejected", reason="no event")
-    for subject in ("auto", "again", "nowhere"):
+    for subject in ("auto", "again"):
         dovecot.append(mail(subject))
 
-    assert imap_poll().taken_in == 3
+    assert imap_poll().taken_in == 2
     assert dovecot.subjects() == []
     assert dovecot.subjects("Quarantine") == []
+
+
+def test_mail_for_no_event_is_kept_in_quarantine_not_deleted(imap_settings, dovecot, receive):
+    """A Bcc to the team, or an alias no event has as its address: nothing
+    could be stored, so the mail must stay where someone can find it."""
+    receive.answers["nowhere"] = MailOutcome(outcome="rejected", reason=mailin.NO_ROUTE)
+    dovecot.append(mail("nowhere"))
+    dovecot.append(mail("after"))
+
+    result = imap_poll()
+
+    assert (result.taken_in, result.quarantined) == (1, 1)
+    assert dovecot.subjects() == []
+    assert dovecot.subjects("Quarantine") == ["nowhere"]
 
 
 def test_mail_receive_raising_quarantines_that_mail_and_goes_on(
@@ -340,12 +353,27 @@ def test_an_empty_mail_is_quarantined_and_the_next_becomes_a_case(team, imap_set
     assert len(dovecot.subjects("Quarantine")) == 1
 
 
-def _poll_in_a_process(dovecot, **hook) -> subprocess.CompletedProcess:
+def _poll_in_a_process(dovecot) -> subprocess.CompletedProcess:
     """`manage.py mail_poll --once` as its own process, on the test database."""
-    return subprocess.run(
-        [sys.executable, "manage.py", "mail_poll", "--once"],
+    return _in_a_process(dovecot, [sys.executable, "manage.py", "mail_poll", "--once"])
+
+
+# A poller that dies right after a mail was taken in and before it is
+# deleted from the mailbox, as a worker killed at that moment would.
+KILLED_POLLER = """
+import os, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ombud.settings")
+django.setup()
+from ombud.intake.imap import imap_poll
+imap_poll(after_receive=lambda: os._exit(137))
+"""
+
+
+def _in_a_process(dovecot, command) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        command,
         cwd=settings.BASE_DIR,
-        env=subprocess_env(**dovecot.env(), **hook),
+        env=subprocess_env(**dovecot.env()),
         capture_output=True,
         timeout=120,
         check=False,
@@ -356,7 +384,7 @@ def _poll_in_a_process(dovecot, **hook) -> subprocess.CompletedProcess:
 def test_a_poller_killed_after_the_commit_loses_nothing_and_duplicates_nothing(team, dovecot):
     dovecot.append(mail("Killed in between"))
 
-    crashed = _poll_in_a_process(dovecot, OMBUD_TEST_CRASH_AFTER_RECEIVE="1")
+    crashed = _in_a_process(dovecot, [sys.executable, "-c", KILLED_POLLER])
 
     assert crashed.returncode == 137, crashed.stderr.decode()
     # The case is committed; the mail is still there, as nothing deleted it.

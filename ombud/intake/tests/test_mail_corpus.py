@@ -1,6 +1,6 @@
 """Every mail of the corpus (tests/mail/, plus two made here because they are
 large) through `mail_receive`, with what must become of it. What each kind is
-and why it is handled so: the table in ombud/intake/mail.py.
+and why it is handled so: the table in tests/mail/README.md. The `world` fixture is in conftest.py.
 
 Replies carry placeholders the test fills in from real auto-replies:
 {{TAG}} and {{MSGID}} of a case in org A, {{OTHER_MSGID}} of a second case
@@ -16,17 +16,14 @@ import pytest
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Channel, Message
-from ombud.cases.services import case_content_decrypt
 from ombud.intake.mail import TEXT_MAX
 from ombud.intake.mailin import NO_ROUTE, mail_receive
+from ombud.intake.tests.conftest import SENDER, TEAM_A, auto_replies, case_open
 from ombud.lib import crypto
 from ombud.notify.models import OutboxMessage
 from ombud.notify.services import outbox_open
 
 MAIL_DIR = Path(__file__).parent / "mail"
-TEAM_A = "team@a.example"
-TEAM_B = "team@b.example"
-SENDER = "robin@example.net"
 
 
 def _huge_attachment() -> bytes:
@@ -166,6 +163,9 @@ EXPECTED = {
     "35_mailing_list.eml": Expect("case", ("QvMail35",), contact=SENDER),
     "36_x_autoreply.eml": Expect("ignored", reason="auto-reply"),
     "37_receipt_quoted.eml": Expect("message", ("QvMail37", "[receipt removed]")),
+    "38_blank_plain_alternative.eml": Expect(
+        "case", ("From my phone", "He grabbed my arm at the party. QvMail38"), **CASE_WITH_REPLY
+    ),
 }
 
 
@@ -175,54 +175,6 @@ def corpus_names() -> list[str]:
 
 def corpus_raw(name: str) -> bytes:
     return GENERATED[name]() if name in GENERATED else (MAIL_DIR / name).read_bytes()
-
-
-def case_open(case, kit):
-    """Decrypt a case with the organisation's recovery kit, as the chair can."""
-    case.refresh_from_db()
-    private_key = crypto.recovery_kit_decode(kit, org_id=case.organisation_id)
-    data_key = crypto.data_key_unseal(private_key, case.recovery_wrap)
-    return case_content_decrypt(case=case, data_key=data_key)
-
-
-def auto_replies(to: str, after: int = 0) -> list[dict]:
-    return [
-        outbox_open(m)
-        for m in OutboxMessage.objects.filter(pk__gt=after, kind=OutboxMessage.Kind.EMAIL)
-        if outbox_open(m)["to"] == to and "was received" in outbox_open(m)["subject"]
-    ]
-
-
-def mail_case(address: str, sender: str, n: str) -> dict:
-    """A case made by mail, with what its auto-reply told the sender."""
-    raw = (
-        f"From: {sender}\nTo: {address}\nSubject: Report {n}\nMessage-ID: <seed-{n}@example.net>\n"
-        f"\nSeed report {n}.\n"
-    ).encode()
-    outcome = mail_receive(raw)
-    assert outcome.outcome == "case"
-    [reply] = auto_replies(sender)[-1:]
-    tag = reply["subject"].rsplit("[#", 1)[1].rstrip("]")
-    receipt = reply["body"].split("Your receipt:\n\n    ", 1)[1].split("\n", 1)[0]
-    return {
-        "case": Case.objects.get(pk=outcome.case_id),
-        "tag": tag,
-        "msgid": reply["headers"]["Message-ID"],
-        "receipt": receipt,
-    }
-
-
-@pytest.fixture
-def world(people, settings):
-    settings.DEFAULT_FROM_EMAIL = "Ombud <ombud@ombud.example>"
-    people.event_a.team_email = TEAM_A
-    people.event_a.save()
-    people.event_b.team_email = TEAM_B
-    people.event_b.save()
-    people.first = mail_case(TEAM_A, "first@example.net", "1")
-    people.second = mail_case(TEAM_A, "second@example.net", "2")
-    people.in_b = mail_case(TEAM_B, "third@example.net", "3")
-    return people
 
 
 def filled(raw: bytes, world) -> bytes:

@@ -443,3 +443,27 @@ def test_unknown_event_is_404(people, alice):
     assert alice.get("/org-a/staff/events/nope/").status_code == 404
     assert alice.post("/org-a/staff/events/nope/", event_post(slug="nope")).status_code == 404
     assert not Event.objects.filter(slug="nope").exists()
+
+
+def test_a_team_address_of_another_organisation_is_refused(people, alice):
+    """Mail goes to the organisation whose address it is: org B must not be
+    able to take over (or hide) org A's reports by naming org A's address."""
+    people.event_a.team_email = "conduct@a.example"
+    people.event_a.save()
+    charlie = browser(people.charlie)
+    response = charlie.post(
+        "/org-b/staff/events/meetup/", edit_post(people.event_b, team_email="Conduct@A.example")
+    )
+    assert response.status_code == 400
+    assert "Another organisation on this server uses this address." in response.content.decode()
+    people.event_b.refresh_from_db()
+    assert people.event_b.team_email == ""
+    response = charlie.post("/org-b/staff/events/new/", event_post(team_email="conduct@a.example"))
+    assert response.status_code == 400
+    assert not Event.objects.filter(organisation=people.org_b, name="Sprint day").exists()
+    # Within one organisation, events may share the team's address.
+    response = alice.post(NEW, event_post(team_email="conduct@a.example"))
+    assert response.status_code == 302
+    assert (
+        Event.objects.filter(organisation=people.org_a, team_email="conduct@a.example").count() == 2
+    )

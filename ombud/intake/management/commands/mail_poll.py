@@ -1,4 +1,3 @@
-import os
 import time
 
 from django.conf import settings
@@ -7,10 +6,6 @@ from django.db import close_old_connections
 
 from ombud.intake.imap import imap_poll
 from ombud.intake.tasks import mail_poll_schedule
-
-# For the crash test only: the process dies right after a mail was taken in
-# and before it is deleted from the mailbox, as a killed worker would.
-CRASH_HOOK = "OMBUD_TEST_CRASH_AFTER_RECEIVE"
 
 
 class Command(BaseCommand):
@@ -36,9 +31,8 @@ class Command(BaseCommand):
             queued = mail_poll_schedule()
             self.stdout.write("mail poll queued" if queued else "a mail poll is already queued")
             return
-        after_receive = (lambda: os._exit(137)) if os.environ.get(CRASH_HOOK) else None
         while True:
-            result = imap_poll(after_receive=after_receive)
+            result = imap_poll()
             if result.error and once:
                 raise CommandError(f"mail poll failed: {result.error}")
             self.stdout.write(f"{result.taken_in} taken in, {result.quarantined} quarantined")
