@@ -225,6 +225,8 @@ SESSION_KEY_COOKIE = "ombud_kk"  # holds the key that opens the session's privat
 # Password reset requests: per IP per 15 minutes, per address per hour.
 OMBUD_RESET_TRIES_PER_IP = envint("OMBUD_RESET_TRIES_PER_IP", 5)
 OMBUD_RESET_TRIES_PER_EMAIL = envint("OMBUD_RESET_TRIES_PER_EMAIL", 3)
+# Every reset request is answered after this long, whether a link was sent or not.
+OMBUD_RESET_ANSWER_SECONDS = envint("OMBUD_RESET_ANSWER_MS", 150) / 1000
 # Reverse proxies in front of the app (a TLS proxy: 1). The client address is
 # then read from X-Forwarded-For, for the lockout and every rate limit.
 OMBUD_TRUSTED_PROXY_COUNT = envint("OMBUD_TRUSTED_PROXY_COUNT", 0)

@@ -2,11 +2,14 @@
 
 Runs against a throw-away SQLite database in a temporary directory."""
 
+import base64
+import logging
 import os
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 tmp = tempfile.mkdtemp(prefix="ombud-bench-")
@@ -14,11 +17,15 @@ os.environ.setdefault("OMBUD_VAR_DIR", tmp)
 os.environ["SQLITE_PATH"] = str(Path(tmp) / "bench.sqlite3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ombud.settings")
 os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+# The reset page is timed many times from one address.
+os.environ["OMBUD_RESET_TRIES_PER_IP"] = os.environ["OMBUD_RESET_TRIES_PER_EMAIL"] = "100000"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import django  # noqa: E402
 
 django.setup()
+logging.getLogger("ombud").setLevel(logging.WARNING)  # one line per mail otherwise
+warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise, no collectstatic
 
 from django.core.management import call_command  # noqa: E402
 
@@ -26,7 +33,9 @@ from ombud.accounts.models import Membership  # noqa: E402
 from ombud.accounts.services import user_create, user_private_key_unlock  # noqa: E402
 from ombud.cases.models import Case  # noqa: E402
 from ombud.cases.services import case_content_read, case_submit  # noqa: E402
+from ombud.intake.mailin import mail_receive  # noqa: E402
 from ombud.lib import crypto  # noqa: E402
+from ombud.orgs import recovery  # noqa: E402
 from ombud.orgs.services import organisation_create  # noqa: E402
 
 
@@ -44,7 +53,7 @@ def timed(label, fn, n):
 call_command("migrate", verbosity=0)
 password = "bench password long enough"  # noqa: S105 - throw-away bench accounts
 chair = user_create(email="chair@bench.example", password=password)
-org, _ = organisation_create(name="Bench", slug="bench", chair=chair)
+org, kit = organisation_create(name="Bench", slug="bench", chair=chair)
 for i in range(9):
     Membership.objects.create(
         user=user_create(email=f"r{i}@bench.example", password=password), organisation=org
@@ -78,3 +87,70 @@ timed(
     lambda: case_content_read(actor=chair, case=case, private_key=private_key),
     50,
 )
+
+
+# --- email intake -------------------------------------------------------------------
+event.team_email = "team@bench.example"
+event.save()
+mails = iter(range(10**6))
+
+
+def mail(attachment: bytes = b"") -> bytes:
+    n = next(mails)
+    head = (
+        f"From: r{n}@example.net\r\nTo: team@bench.example\r\nSubject: Report {n}\r\n"
+        f"Message-ID: <bench-{n}@example.net>\r\nMIME-Version: 1.0\r\n"
+    )
+    if not attachment:
+        return (head + "\r\n" + "It happened by the stage. " * 40 + "\r\n").encode()
+    encoded = base64.encodebytes(attachment).decode().replace("\n", "\r\n")
+    return (
+        head + 'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        "Content-Type: text/plain\r\n\r\nThe photo is attached.\r\n--b\r\n"
+        "Content-Type: image/png\r\nContent-Disposition: attachment; filename=p.png\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
+    ).encode()
+
+
+photo = b"\x89PNG\r\n\x1a\n" + os.urandom(8 * 1024 * 1024)
+timed("mail to the team address -> case (text, 1 kB)", lambda: mail_receive(mail()), 30)
+timed("mail with an 8 MB attachment -> case", lambda: mail_receive(mail(photo)), 3)
+same = mail()
+mail_receive(same)
+timed("the same Message-ID again (duplicate)", lambda: mail_receive(same), 30)
+
+# --- recovery-key rotation over 10,000 cases ---------------------------------------
+template = Case.objects.filter(organisation=org).first()
+fields = [f.attname for f in Case._meta.concrete_fields if f.attname != "id"]
+last = Case.objects.filter(organisation=org).order_by("-number").first().number
+rows = []
+for number in range(last + 1, 10_001):
+    row = Case(**{name: getattr(template, name) for name in fields})
+    row.number = number
+    row.receipt_lookup = None
+    row.mail_tag_lookup = None
+    row.recovery_wrap = crypto.data_key_seal(org.recovery_public_key, crypto.data_key_new())
+    rows.append(row)
+Case.objects.bulk_create(rows, batch_size=1000)
+cases = Case.objects.filter(organisation=org).count()
+started = time.perf_counter()
+result = recovery.recovery_rotate(actor=chair, organisation=org, kit_text=kit)
+while not result.new_kit:  # a request works for a limited time, then resumes
+    result = recovery.recovery_rotate(actor=chair, organisation=org, kit_text=kit)
+elapsed = time.perf_counter() - started
+print(f"{'rotate the recovery key over ' + format(cases, ',') + ' cases':<55} {elapsed:8.2f} s")
+
+# --- password reset: an address with an account and one without -------------------
+from django.test import Client  # noqa: E402
+
+client = Client(HTTP_HOST="127.0.0.1")
+answer = client.post("/accounts/password/reset/", {"email": "r1@bench.example"}, secure=True)
+assert answer.status_code == 302, answer.status_code
+for label, address in (("with", "r1@bench.example"), ("without", "nobody@bench.example")):
+    timed(
+        f"password reset request, address {label} an account",
+        lambda address=address: client.post(
+            "/accounts/password/reset/", {"email": address}, secure=True
+        ),
+        40,
+    )

@@ -319,3 +319,20 @@ def world(people, settings):
     people.second = mail_case(TEAM_A, "second@example.net", "2")
     people.in_b = mail_case(TEAM_B, "third@example.net", "3")
     return people
+
+
+class FakeReceive:
+    """Stands in for `mail_receive` in the transport tests: records each call
+    and answers `answer` (or raises it, if it is an exception)."""
+
+    def __init__(self):
+        from ombud.intake.mailin import MailOutcome
+
+        self.calls = []
+        self.answer = MailOutcome(outcome="case", case_id=1)
+
+    def __call__(self, raw, *, envelope_recipients=None):
+        self.calls.append((raw, envelope_recipients))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer

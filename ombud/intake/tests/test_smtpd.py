@@ -17,7 +17,7 @@ from ombud.intake import mailin
 from ombud.intake.mailin import MailOutcome
 from ombud.intake.management.commands.smtpd import smtpd_controller
 from ombud.intake.tests.conftest import USER as TEAM
-from ombud.intake.tests.conftest import subprocess_env
+from ombud.intake.tests.conftest import FakeReceive, subprocess_env
 from ombud.intake.tests.test_mail_corpus import case_open
 from ombud.notify.testing import free_port
 
@@ -34,18 +34,6 @@ def mail(subject: str = "Report", body: str = f"{SECRET} at the party.") -> byte
         f"\r\n"
         f"{body}\r\n"
     ).encode()
-
-
-class FakeReceive:
-    def __init__(self):
-        self.calls = []
-        self.answer = MailOutcome(outcome="case", case_id=1)
-
-    def __call__(self, raw, *, envelope_recipients=None):
-        self.calls.append((raw, envelope_recipients))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from django.test import Client
 
 from ombud.intake import mailin
 from ombud.intake.mailin import MailOutcome
+from ombud.intake.tests.conftest import FakeReceive
 
 SIGNING_KEY = "key-mailgun-signing-0123456789"
 BASIC_AUTH = "mailgun:webhook-shared-secret"
@@ -47,18 +48,6 @@ def signed(key: str = SIGNING_KEY, timestamp: int | None = None, raw: bytes = RA
 
 def auth(credentials: str = BASIC_AUTH) -> dict:
     return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
-
-
-class FakeReceive:
-    def __init__(self):
-        self.calls = []
-        self.answer = MailOutcome(outcome="case", case_id=1)
-
-    def __call__(self, raw, *, envelope_recipients=None):
-        self.calls.append((raw, envelope_recipients))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
 
 
 @pytest.fixture
@@ -169,3 +158,22 @@ def test_mail_that_cannot_be_processed_is_answered_200_and_logged(webhook, recei
         response = webhook.post(URL, signed(), **auth())
     assert response.status_code == 200
     assert "could not be taken in (empty)" in caplog.text
+
+
+def test_a_signed_post_becomes_an_encrypted_case_once(webhook, people):
+    """The whole way, without fakes: Mailgun's post to a case the team reads,
+    and the provider's retry of the same mail makes no second case."""
+    from ombud.cases.models import Case, Channel
+    from ombud.intake.tests.conftest import case_open
+
+    people.event_a.team_email = "team@example.org"
+    people.event_a.save()
+
+    assert webhook.post(URL, signed(), **auth()).status_code == 200
+    assert webhook.post(URL, signed(), **auth()).status_code == 200  # a retry
+
+    [case] = Case.objects.all()
+    assert case.organisation == people.org_a and case.channel == Channel.EMAIL
+    content = case_open(case, people.kit_a)
+    assert SECRET in content.report["description"]
+    assert content.report["reporter_contact"] == "reporter@example.net"

@@ -3,8 +3,6 @@
 # ruff: noqa: F811 - `world` is the access matrix's fixture, imported to be used
 
 import logging
-import os
-import time
 
 import pytest
 from django.apps import apps
@@ -350,36 +348,3 @@ def test_the_kit_never_reaches_logs_database_or_audit(world, caplog):
         assert secret not in database
         assert secret not in audit
     assert "OMBUD-RECOVERY-1" not in database
-
-
-@pytest.mark.skipif(not os.environ.get("OMBUD_BENCH"), reason="set OMBUD_BENCH=1 to time it")
-def test_bench_rotation_of_10000_cases(people, submit_report, capsys):
-    case, _ = submit_report(people.event_a)
-    org = people.org_a
-    template = Case.objects.get(pk=case.pk)
-    rows = []
-    for i in range(2, 10_001):
-        template.pk = None
-        template.id = None
-        template.number = i
-        template.receipt_lookup = None
-        template.recovery_wrap = crypto.data_key_seal(
-            org.recovery_public_key, crypto.data_key_new()
-        )
-        rows.append(
-            Case(
-                **{
-                    f.attname: getattr(template, f.attname)
-                    for f in Case._meta.concrete_fields
-                    if f.attname != "id"
-                }
-            )
-        )
-    Case.objects.bulk_create(rows, batch_size=1000)
-    assert Case.objects.filter(organisation=org).count() == 10_000
-    started = time.perf_counter()
-    result = recovery.recovery_rotate(actor=people.alice, organisation=org, kit_text=people.kit_a)
-    elapsed = time.perf_counter() - started
-    assert result.new_kit and result.done == 10_000
-    with capsys.disabled():
-        print(f"\nrotated the recovery key over 10,000 cases in {elapsed:.2f} s")
