@@ -182,11 +182,7 @@ def route_find(recipients: list[str]) -> Route | None:
     wanted = {a.lower() for a in recipients} | {address_base(a) for a in recipients}
     if not wanted:
         return None
-    events = list(
-        Event.objects.annotate(address=Lower("team_email"))
-        .filter(address__in=wanted)
-        .select_related("organisation")
-    )
+    events = [e for e in _team_address_events() if e.address in wanted]
     for recipient in recipients:
         keys = {recipient.lower(), address_base(recipient)}
         matching = [e for e in events if e.address in keys]
@@ -209,10 +205,19 @@ def _own_address(sender: str, *, organisation) -> bool:
     base = address_base(sender)
     if base in (ours, address_base(ours)):
         return True
-    return (
-        Event.objects.annotate(address=Lower("team_email"))
-        .filter(organisation=organisation, address=base)
-        .exists()
+    return any(
+        e.address == base for e in _team_address_events() if e.organisation_id == organisation.pk
+    )
+
+
+def _team_address_events() -> list[Event]:
+    """Every event with a team address, its address lower-cased. Mail is
+    matched against them here, not in SQL: a query with a sender's or a Cc'd
+    person's address as a parameter would put it in the SQL log."""
+    return list(
+        Event.objects.exclude(team_email="")
+        .annotate(address=Lower("team_email"))
+        .select_related("organisation")
     )
 
 
