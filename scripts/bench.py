@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import django  # noqa: E402
 
 django.setup()
-logging.getLogger("ombud").setLevel(logging.WARNING)  # one line per mail otherwise
+for quiet in ("ombud", "axes"):  # a line per mail and per failed login otherwise
+    logging.getLogger(quiet).setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise, no collectstatic
 
 from django.core.management import call_command  # noqa: E402
@@ -153,4 +154,16 @@ for label, address in (("with", "r1@bench.example"), ("without", "nobody@bench.e
             "/accounts/password/reset/", {"email": address}, secure=True
         ),
         40,
+    )
+
+# --- login with a wrong password: an account that exists and one that does not ---------
+for label, address in (("existing", "r2@bench.example"), ("unknown", "nobody@bench.example")):
+    timed(
+        f"failed login, {label} account",
+        lambda address=address: Client(
+            HTTP_HOST="127.0.0.1", REMOTE_ADDR=f"192.0.2.{next(mails) % 250}"
+        ).post(
+            "/accounts/login/", {"username": address, "password": "wrong password"}, secure=True
+        ),
+        20,
     )

@@ -22,7 +22,7 @@ from ombud.cases.models import (
     Note,
     ReportedPersonMessage,
 )
-from ombud.orgs.models import Event
+from ombud.orgs.models import Event, Organisation
 
 MARKER = "ZQX-access-marker-4e1b"
 
@@ -507,6 +507,36 @@ def test_refused_writes_change_nothing(world, name, method, actor):
         None,
         False,
     )
+
+
+ORG_STAFF = [
+    pytest.param(name, method, id=f"{method} {name}")
+    for name, route in ROUTES.items()
+    for method in route.methods
+    if route.access in (MEMBER, CASE, CHAIR_ONLY)
+]
+
+
+@pytest.mark.parametrize(("name", "method"), ORG_STAFF)
+def test_required_mfa_holds_back_every_staff_url(world, name, method):
+    """With the organisation requiring two-factor authentication, the chair
+    and a responder with a grant, neither with an authenticator, are sent to
+    set one up from every staff URL and method; nothing is shown or changed."""
+    Organisation.objects.filter(pk=world.org_a.pk).update(require_mfa=True)
+    route = ROUTES[name]
+    for actor in (GRANTED, CHAIR):
+        audit_before = AuditEvent.objects.count()
+        response = _request(
+            browser(world.actors[actor]),
+            method,
+            _path(world, route),
+            route.methods[method][1],
+            world,
+        )
+        assert response.status_code == 302, f"{actor}: {response.status_code}"
+        assert response["Location"] == "/accounts/mfa/", actor
+        assert MARKER not in response.content.decode()
+        assert AuditEvent.objects.count() == audit_before
 
 
 def _named_patterns(resolver=None):
