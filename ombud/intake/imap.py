@@ -125,6 +125,10 @@ def _receive(message: RawMessage, after_receive) -> bool:
             type(e).__name__,
             settings.OMBUD_IMAP_QUARANTINE_FOLDER,
         )
+        try:
+            mailin.mail_failed(message.raw)
+        except Exception as e:  # telling the chairs must not stop the poll
+            logger.error("mail poll: chairs not told of uid %s (%s)", message.uid, type(e).__name__)
         return False
     if after_receive is not None:
         after_receive()

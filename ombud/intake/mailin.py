@@ -145,6 +145,13 @@ def mail_receive(raw: bytes, *, envelope_recipients: list[str] | None = None) ->
     return _logged(outcome)
 
 
+def mail_failed(raw: bytes) -> MailOutcome:
+    """`mail_receive` raised on this mail and the transport keeps it aside
+    (IMAP: the quarantine folder): the chairs of the organisation it was for
+    are told, as for unreadable mail."""
+    return _quarantine(route_find(mail_parse(raw).recipients), reason="error while taking it in")
+
+
 def _duplicate(seen: InboundMail) -> MailOutcome:
     return MailOutcome(
         seen.outcome,

@@ -146,6 +146,22 @@ def test_other_outcomes_are_deleted_too(imap_settings, dovecot, receive):
     assert dovecot.subjects("Quarantine") == []
 
 
+def test_the_chairs_are_told_of_a_mail_that_failed(imap_settings, dovecot, receive, team):
+    from ombud.notify.models import OutboxMessage
+    from ombud.notify.services import outbox_open
+
+    receive.answers["poison"] = ValueError(f"could not parse {SECRET}")
+    dovecot.append(mail("poison"))
+
+    assert imap_poll().quarantined == 1
+
+    [notice] = [outbox_open(m) for m in OutboxMessage.objects.all()]
+    assert notice["to"] == "alice@a.example"
+    assert "team@example.org" in notice["body"] and "quarantine folder" in notice["body"]
+    assert SECRET not in notice["subject"] + notice["body"]
+    assert "poison" not in notice["subject"] + notice["body"]
+
+
 def test_mail_for_no_event_is_kept_in_quarantine_not_deleted(imap_settings, dovecot, receive):
     """A Bcc to the team, or an alias no event has as its address: nothing
     could be stored, so the mail must stay where someone can find it."""
