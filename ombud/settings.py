@@ -178,6 +178,9 @@ LOGOUT_REDIRECT_URL = "login"
 # (ombud.accounts.mfa); allauth provides the authenticators and their pages.
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = "Ombud"
+# A code of the 30 seconds before or after is accepted too: phones' clocks
+# drift, and a code typed as it changes should still work.
+MFA_TOTP_TOLERANCE = 1
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = envbool("OMBUD_WEBAUTHN_ALLOW_HTTP", False)
 ACCOUNT_LOGIN_METHODS = {"email"}

@@ -94,6 +94,15 @@ def test_login_with_mfa_asks_for_the_code_before_anything_is_visible(bob_mfa, su
     assert MARKER.encode() in detail.content
 
 
+def test_a_code_of_the_last_half_minute_works_an_older_one_does_not(bob_mfa):
+    client = password_step(bob_mfa.bob)
+    stale = client.post("/accounts/login/two-factor/", {"code": totp_code(bob_mfa.bob_secret, -3)})
+    assert stale.status_code == 400
+    late = client.post("/accounts/login/two-factor/", {"code": totp_code(bob_mfa.bob_secret, -1)})
+    assert late.status_code == 302
+    assert client.get("/org-a/staff/").status_code == 200
+
+
 def test_a_recovery_code_works_once(bob_mfa):
     code = bob_mfa.bob_codes[0]
     client = password_step(bob_mfa.bob)
