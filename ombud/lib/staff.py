@@ -27,7 +27,9 @@ def staff_view(permission: str = "orgs.view_staff_area"):
             organisation = org_selectors.organisation_get(slug=org_slug)
             if not request.user.has_perm("orgs.view_staff_area", organisation):
                 raise Http404("No such organisation.")
-            if organisation.require_mfa and not session_used_mfa(request):
+            if organisation.require_mfa and not (
+                session_used_mfa(request) and mfa_enabled(request.user)
+            ):
                 if mfa_enabled(request.user):
                     # A session from before the authenticator was set up.
                     logout(request)

@@ -294,6 +294,22 @@ def test_chair_resets_a_members_mfa(bob_mfa):
     assert browser(bob_mfa.bob).get("/org-a/staff/").status_code == 200
 
 
+def test_after_a_reset_in_an_organisation_requiring_mfa_the_member_sets_it_up_again(bob_mfa):
+    """Bob's open session had used his old authenticator; once the chair
+    removed it, that session must set up a new one before any case."""
+    bob = password_step(bob_mfa.bob)
+    bob.post("/accounts/login/two-factor/", {"code": totp_code(bob_mfa.bob_secret)})
+    alice = browser(bob_mfa.alice)
+    totp_activate(alice)
+    assert alice.post("/org-a/staff/settings/", _settings_post()).status_code == 302
+    assert bob.get("/org-a/staff/").status_code == 200
+
+    alice.post(f"/org-a/staff/team/{_bob_membership(bob_mfa).pk}/mfa-reset/")
+
+    response = bob.get("/org-a/staff/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/mfa/"
+
+
 @pytest.mark.parametrize(("who", "status"), [("dave", 403), ("charlie", 404), ("anonymous", 302)])
 def test_only_the_chair_resets_mfa(bob_mfa, who, status):
     client = browser(None if who == "anonymous" else getattr(bob_mfa, who))
