@@ -212,9 +212,9 @@ def _own_address(sender: str, *, organisation) -> bool:
     base = address_base(sender)
     if base in (ours, address_base(ours)):
         return True
-    return any(
-        e.address == base for e in _team_address_events() if e.organisation_id == organisation.pk
-    )
+    # Compared here, not in SQL, for the reason in _team_address_events.
+    team_addresses = organisation.events.exclude(team_email="").values_list("team_email", flat=True)
+    return base in {address.lower() for address in team_addresses}
 
 
 def _team_address_events() -> list[Event]:

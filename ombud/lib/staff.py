@@ -27,24 +27,8 @@ def staff_view(permission: str = "orgs.view_staff_area"):
             organisation = org_selectors.organisation_get(slug=org_slug)
             if not request.user.has_perm("orgs.view_staff_area", organisation):
                 raise Http404("No such organisation.")
-            if organisation.require_mfa and not (
-                session_used_mfa(request) and mfa_enabled(request.user)
-            ):
-                if mfa_enabled(request.user):
-                    # A session from before the authenticator was set up.
-                    logout(request)
-                    messages.info(
-                        request,
-                        f"{organisation.name} requires two-factor authentication: please "
-                        "log in again with your password and your second factor.",
-                    )
-                    return redirect_to_login(request.get_full_path())
-                messages.warning(
-                    request,
-                    f"{organisation.name} requires two-factor authentication. Set up an "
-                    "authenticator app or a security key to continue.",
-                )
-                return redirect("mfa_index")
+            if organisation.require_mfa and (refused := _mfa_missing(request, organisation)):
+                return refused
             if not request.user.has_perm(permission, organisation):
                 raise PermissionDenied("Only the chair can do this.")
             return view(request, organisation, *args, **kwargs)
@@ -52,3 +36,27 @@ def staff_view(permission: str = "orgs.view_staff_area"):
         return wrapper
 
     return decorator
+
+
+def _mfa_missing(request, organisation):
+    """For an organisation requiring two-factor authentication: None when this
+    session used a second factor the person still has; else where to send
+    them (set one up, or log in again with it)."""
+    has_mfa = mfa_enabled(request.user)
+    if has_mfa and session_used_mfa(request):
+        return None
+    if has_mfa:
+        # A session from before the authenticator was set up.
+        logout(request)
+        messages.info(
+            request,
+            f"{organisation.name} requires two-factor authentication: please "
+            "log in again with your password and your second factor.",
+        )
+        return redirect_to_login(request.get_full_path())
+    messages.warning(
+        request,
+        f"{organisation.name} requires two-factor authentication. Set up an "
+        "authenticator app or a security key to continue.",
+    )
+    return redirect("mfa_index")
