@@ -6,7 +6,7 @@ def pytest_configure(config):
 
     # Cheap Argon2 in tests; production cost is in settings.OMBUD_ARGON2.
     settings.OMBUD_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
-    settings.PASSWORD_HASHERS = ["ombud.lib.testing.FastArgon2PasswordHasher"]
+    settings.PASSWORD_HASHERS = ["tests.support.hashers.FastArgon2PasswordHasher"]
     settings.SECURE_SSL_REDIRECT = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -36,9 +36,8 @@ def browser(user=None, password=PASSWORD, ip="127.0.0.1"):
 def people(db):
     """The cast every access test reads like a sentence with:
     alice chairs org A; bob and dave respond in org A; charlie chairs org B."""
-    from ombud.accounts.models import Membership, Role
     from ombud.accounts.services import user_create
-    from ombud.orgs.models import Event
+    from ombud.orgs.models import Event, Membership, Role
     from ombud.orgs.services import organisation_create
 
     alice = user_create(email="alice@a.example", password=PASSWORD, display_name="Alice")
@@ -111,7 +110,7 @@ def smtp(settings):
     """A real SMTP server on a local port; Django's mail goes to it."""
     import logging
 
-    from ombud.notify import testing
+    from tests.support import notify as testing
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs addresses
     with testing.smtp_server(settings) as server:
@@ -121,7 +120,7 @@ def smtp(settings):
 @pytest.fixture
 def receiver():
     """A local HTTP receiver for Apprise `json://` push channels."""
-    from ombud.notify import testing
+    from tests.support import notify as testing
 
     with testing.push_receiver() as receiver:
         yield receiver

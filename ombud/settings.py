@@ -86,12 +86,15 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    # Ombud's apps, as layers from the bottom up (docs/architecture.md).
+    "ombud.lib",
     "ombud.audit",
+    "ombud.notify",
     "ombud.accounts",
     "ombud.orgs",
     "ombud.cases",
+    "ombud.reports",
     "ombud.intake",
-    "ombud.notify",
     "ombud.portal",
 ]
 
@@ -127,6 +130,13 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
         },
+    },
+    {
+        # Plain-text emails (ombud.notify.services.email_render): no HTML escaping.
+        "NAME": "email",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates" / "email"],
+        "OPTIONS": {"autoescape": False},
     },
 ]
 
@@ -233,7 +243,7 @@ OMBUD_RESET_ANSWER_SECONDS = envint("OMBUD_RESET_ANSWER_MS", 150) / 1000
 # Reverse proxies in front of the app (a TLS proxy: 1). The client address is
 # then read from X-Forwarded-For, for the lockout and every rate limit.
 OMBUD_TRUSTED_PROXY_COUNT = envint("OMBUD_TRUSTED_PROXY_COUNT", 0)
-AXES_CLIENT_IP_CALLABLE = "ombud.portal.throttle.client_ip"
+AXES_CLIENT_IP_CALLABLE = "ombud.lib.throttle.client_ip"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -10,7 +10,6 @@ urlpatterns = [
     path("", include("ombud.accounts.urls")),
     path("", include("ombud.cases.urls")),
     path("", include("ombud.orgs.urls")),
-    path("", include("ombud.notify.urls")),
     path("", include("ombud.portal.urls")),
     path("", include("ombud.intake.urls_staff")),
     path("", include("ombud.intake.urls")),

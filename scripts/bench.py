@@ -33,7 +33,8 @@ from django.core.management import call_command  # noqa: E402
 from ombud.accounts.models import Membership  # noqa: E402
 from ombud.accounts.services import user_create, user_private_key_unlock  # noqa: E402
 from ombud.cases.models import Case  # noqa: E402
-from ombud.cases.services import case_content_read, case_submit  # noqa: E402
+from ombud.cases.services.keys import case_content_read  # noqa: E402
+from ombud.cases.services.submit import case_submit  # noqa: E402
 from ombud.intake.mailin import mail_receive  # noqa: E402
 from ombud.lib import crypto  # noqa: E402
 from ombud.orgs import recovery  # noqa: E402

@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.utils.crypto import constant_time_compare
 
 from ombud.accounts.keys import SESSION_FIELD
+from ombud.lib.throttle import client_ip
 
 PENDING = "ombud_mfa_pending"
 PENDING_SECONDS = 5 * 60
@@ -38,8 +39,6 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def get_client_ip(self, request):
-        from ombud.portal.throttle import client_ip
-
         return client_ip(request)
 
 

@@ -56,12 +56,6 @@ urlpatterns = [
         views.PasswordResetCompleteView.as_view(),
         name="password-reset-complete",
     ),
-    path(
-        "accounts/invitation/<str:token>/",
-        views.invitation_accept_view,
-        name="invitation-accept",
-    ),
-    path("staff/", views.staff_home, name="staff-home"),
     path("staff/profile/", views.profile, name="profile"),
     path("staff/profile/password/", views.password_change, name="password-change"),
     path(

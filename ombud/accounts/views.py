@@ -16,22 +16,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ombud.accounts import mfa
 from ombud.accounts.forms import (
-    InvitationAcceptForm,
     PasswordResetRequestForm,
     PasswordResetSetForm,
     PushChannelForm,
 )
 from ombud.accounts.keys import session_key_forget, session_key_seal, session_key_store
-from ombud.accounts.models import PushChannel
-from ombud.accounts.services import (
-    INVITATION_INVALID,
-    invitation_accept,
-    invitation_get,
-    user_password_change,
-    user_private_key_unlock,
-)
+from ombud.accounts.services import user_password_change, user_private_key_unlock
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.lib.throttle import client_ip, throttle_allow
+from ombud.notify.models import PushChannel
 from ombud.notify.selectors import push_tests_pending
 from ombud.notify.services import (
     push_channel_add,
@@ -39,8 +33,6 @@ from ombud.notify.services import (
     push_channel_test,
     push_service_name,
 )
-from ombud.orgs.selectors import memberships_of
-from ombud.portal.throttle import client_ip, throttle_allow
 
 
 class LoginView(auth_views.LoginView):
@@ -104,18 +96,6 @@ def logout(request):
     return response
 
 
-@login_required
-@require_http_methods(["GET", "HEAD"])
-def staff_home(request):
-    """Send a staff member to their organisation, or let them pick one."""
-    memberships = list(memberships_of(user=request.user))
-    if len(memberships) == 1:
-        return redirect("dashboard", memberships[0].organisation.slug)
-    if not memberships:
-        messages.info(request, "Your account is not part of any organisation yet.")
-    return render(request, "accounts/staff_home.html", {"memberships": memberships})
-
-
 def login_again(request):
     """The key for this session is gone (cookie lost or expired): log in again."""
     messages.info(request, "Please log in again to unlock case content in this browser.")
@@ -145,7 +125,6 @@ def profile(request):
             "form": form,
             "channels": channels,
             "tests": list(push_tests_pending(user=request.user).select_related("channel")),
-            "memberships": list(memberships_of(user=request.user)),
         },
         status=400 if form.errors else 200,
     )
@@ -210,7 +189,7 @@ def password_change(request):
     return render(
         request,
         "accounts/password_change.html",
-        {"form": form, "memberships": list(memberships_of(user=request.user))},
+        {"form": form},
         status=400 if form.errors else 200,
     )
 
@@ -286,47 +265,6 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
-
-
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-def invitation_accept_view(request, token):
-    invitation = invitation_get(token=token)
-    if invitation is None:
-        return render(
-            request,
-            "accounts/invitation_invalid.html",
-            {"message": INVITATION_INVALID},
-            status=404,
-        )
-    form = InvitationAcceptForm(
-        request.POST if request.method == "POST" else None, email=invitation.email
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            user, private_key = invitation_accept(
-                token=token, password=form.cleaned_data["new_password1"]
-            )
-        except ServiceError as e:
-            form.add_error(None, str(e))
-        except ValidationError as e:
-            form.add_error("new_password1", e)
-        else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(
-                request,
-                f"Welcome to the team of {invitation.organisation.name}. You see a case once "
-                "someone who holds it gives you access.",
-            )
-            response = redirect("staff-home")
-            session_key_store(request, response, private_key)
-            return response
-    return render(
-        request,
-        "accounts/invitation_accept.html",
-        {"form": form, "invitation": invitation},
-        status=400 if form.errors else 200,
-    )
 
 
 def locked_out(request, original_response=None, credentials=None):

@@ -57,3 +57,18 @@ class AuditEvent(models.Model):
             separators=(",", ":"),
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+class AuditHead(models.Model):
+    """The newest event of an organisation's chain, kept apart from the events
+    so a chain cut short at its end is noticed too. Its row is also the lock
+    that keeps two writers from forking the chain."""
+
+    organisation = models.OneToOneField(
+        "orgs.Organisation", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, blank=True)
+
+    def __str__(self):
+        return f"Audit head #{self.seq}"

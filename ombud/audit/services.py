@@ -1,19 +1,19 @@
 from django.db import transaction
 from django.utils import timezone
 
-from ombud.audit.models import GENESIS, AuditEvent
+from ombud.audit.models import GENESIS, AuditEvent, AuditHead
 from ombud.audit.types import AuditType
 
 
 def audit_log(*, organisation, type: AuditType, actor=None, case=None, data=None) -> AuditEvent:
     """Append one event to the organisation's chain. Call inside the service's
-    transaction: the organisation row is locked so two writers cannot fork the
+    transaction: the chain's head row is locked so two writers cannot fork the
     chain, and the event commits or rolls back with the change it records."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_log must run inside the service's transaction")
-    from ombud.orgs.models import Organisation
-
-    Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+    if AuditHead.objects.select_for_update().filter(pk=organisation.pk).first() is None:
+        AuditHead.objects.get_or_create(organisation_id=organisation.pk)  # the first event
+        AuditHead.objects.select_for_update().get(pk=organisation.pk)
     last = (
         AuditEvent.objects.filter(organisation=organisation)
         .order_by("-seq")
@@ -33,9 +33,7 @@ def audit_log(*, organisation, type: AuditType, actor=None, case=None, data=None
     )
     event.hash = event.compute_hash()
     event.save(force_insert=True)
-    Organisation.objects.filter(pk=organisation.pk).update(
-        audit_head_seq=event.seq, audit_head_hash=event.hash
-    )
+    AuditHead.objects.filter(pk=organisation.pk).update(seq=event.seq, hash=event.hash)
     return event
 
 
@@ -51,11 +49,9 @@ def audit_verify(*, organisation) -> list[str]:
         if event.compute_hash() != event.hash:
             problems.append(f"event {event.seq} was altered after it was written")
         prev_hash, expected_seq = event.hash, event.seq + 1
-    from ombud.orgs.models import Organisation
-
-    head_seq, head_hash = Organisation.objects.values_list("audit_head_seq", "audit_head_hash").get(
-        pk=organisation.pk
-    )
+    head_seq, head_hash = AuditHead.objects.filter(pk=organisation.pk).values_list(
+        "seq", "hash"
+    ).first() or (0, "")
     last_seq = expected_seq - 1
     if head_seq != last_seq:
         problems.append(f"the log ends at event {last_seq}, but {head_seq} events were written")

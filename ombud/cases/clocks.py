@@ -42,11 +42,12 @@ from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
-from ombud.accounts.models import Membership, PushChannel, Role
 from ombud.cases.models import Case, Status
+from ombud.cases.tasks import case_escalate, case_meeting_reminder, case_notify_new
 from ombud.lib import crypto
-from ombud.notify.models import OutboxMessage
+from ombud.notify.models import OutboxMessage, PushChannel
 from ombud.notify.services import notify_user
+from ombud.orgs.models import Membership, Role
 
 MAX_PAGE_ROUNDS = 3
 REMINDER_BEFORE = timedelta(hours=2)
@@ -62,7 +63,6 @@ Topic = OutboxMessage.Topic
 def clocks_start(*, case) -> None:
     """A new case arrived: page now if it is urgent, else tell the team and
     schedule the meeting reminders."""
-    from ombud.cases.tasks import case_notify_new
 
     with transaction.atomic():
         if case.urgent:
@@ -86,8 +86,6 @@ def paging_start(*, case) -> bool:
 
 
 def escalation_schedule(*, case, page_round: int) -> None:
-    from ombud.cases.tasks import case_escalate
-
     if page_round >= MAX_PAGE_ROUNDS:
         return
     run_after = timezone.now() + timedelta(minutes=case.organisation.escalation_minutes)
@@ -117,8 +115,6 @@ def escalate(*, case_id: str, page_round: int) -> bool:
 
 
 def meeting_reminders_schedule(*, case) -> None:
-    from ombud.cases.tasks import case_meeting_reminder
-
     due = case.meeting_due_at
     if due is None:
         return
@@ -131,7 +127,6 @@ def meeting_reminders_schedule(*, case) -> None:
 def meeting_remind(*, case_id: str, number: int) -> str:
     """Reminder 1 ("due soon") or 2 ("overdue"), each at most once, and only
     while the meeting has not been held."""
-    from ombud.cases.tasks import case_meeting_reminder
 
     case = Case.objects.select_related("organisation", "event").filter(pk=case_id).first()
     if case is None or case.meeting_due_at is None or case.urgent:

@@ -9,7 +9,8 @@ from ombud.cases.models import (
     ReportedPersonMessage,
     Status,
 )
-from ombud.cases.services import MANUAL_STATUSES, MEETING_SECTIONS, MESSAGE_MAX
+from ombud.cases.services.base import MESSAGE_MAX
+from ombud.cases.services.workflow import MANUAL_STATUSES, MEETING_SECTIONS
 from ombud.orgs.models import ResponseType
 
 User = get_user_model()

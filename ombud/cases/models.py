@@ -451,3 +451,18 @@ class Attachment(models.Model):
     @property
     def content_field(self) -> str:
         return f"attachment:{self.pk}:content"
+
+
+class MailThreadRef(models.Model):
+    """A Message-ID of mail we sent about a case (keyed hash): a reply naming it
+    in In-Reply-To or References belongs to that case."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    lookup = models.BinaryField(max_length=32, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "intake_mailthreadref"  # moved here from intake; the table kept its name
+
+    def __str__(self):
+        return f"Thread reference for case {self.case_id}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ombud.cases import views, views_access, views_attachments
+from ombud.cases import views, views_access, views_attachments, views_recovery, views_team
 
 urlpatterns = [
     path("<slug:org_slug>/staff/", views.dashboard, name="dashboard"),
@@ -21,6 +21,22 @@ urlpatterns = [
         name="case-attachment",
     ),
     path("<slug:org_slug>/staff/access/", views_access.access_pending, name="access-pending"),
+    path(
+        "<slug:org_slug>/staff/recovery/restore/",
+        views_recovery.recovery_restore,
+        name="recovery-restore",
+    ),
+    path("<slug:org_slug>/staff/recovery/kit/", views_recovery.recovery_kit, name="recovery-kit"),
+    path(
+        "<slug:org_slug>/staff/recovery/rotate/",
+        views_recovery.recovery_rotate,
+        name="recovery-rotate",
+    ),
+    path(
+        "<slug:org_slug>/staff/team/<int:pk>/remove/",
+        views_team.member_remove_view,
+        name="member-remove",
+    ),
 ] + [
     path(
         f"<slug:org_slug>/staff/cases/<int:number>/{action}/",

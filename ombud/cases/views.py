@@ -9,14 +9,32 @@ from django.views.decorators.http import require_http_methods
 
 from ombud.accounts.keys import session_private_key
 from ombud.accounts.views import login_again
-from ombud.cases import forms, selectors, services
-from ombud.cases.attachments import attachment_rows
+from ombud.cases import forms, selectors
 from ombud.cases.models import Status
-from ombud.cases.services import MEETING_SECTIONS, case_content_read
-from ombud.intake.forms import report_rows
-from ombud.intake.forms_staff import checklist_rows
+from ombud.cases.schema import checklist_rows, report_rows
+from ombud.cases.services.attachments import attachment_rows
+from ombud.cases.services.decisions import (
+    appeal_record,
+    decision_approve,
+    decision_record,
+    response_done_set,
+)
+from ombud.cases.services.keys import case_content_read
+from ombud.cases.services.messages import message_to_reporter
+from ombud.cases.services.reported import reported_message_approve, reported_message_draft
+from ombud.cases.services.workflow import (
+    MEETING_SECTIONS,
+    case_acknowledge,
+    case_assign,
+    case_flags_update,
+    case_mark_urgent,
+    case_recuse,
+    case_status_change,
+    meeting_record,
+    note_add,
+)
 from ombud.lib.errors import ServiceError
-from ombud.lib.staff import staff_view
+from ombud.orgs.decorators import staff_view
 
 DASHBOARD_PAGE = 100
 
@@ -132,7 +150,7 @@ class Action:
 ACTIONS = {
     "reply": Action(
         forms.ReplyForm,
-        lambda actor, case, f, key: services.message_to_reporter(
+        lambda actor, case, f, key: message_to_reporter(
             actor=actor,
             case=case,
             private_key=key,
@@ -143,54 +161,50 @@ ACTIONS = {
     ),
     "acknowledge": Action(
         forms.CaseForm,
-        lambda actor, case, f, key: services.case_acknowledge(actor=actor, case=case),
+        lambda actor, case, f, key: case_acknowledge(actor=actor, case=case),
         "You acknowledged the case for the team; paging stops.",
     ),
     "status": Action(
         forms.StatusForm,
-        lambda actor, case, f, key: services.case_status_change(
+        lambda actor, case, f, key: case_status_change(
             actor=actor, case=case, status=f.cleaned_data["status"]
         ),
         "Status changed.",
     ),
     "assign": Action(
         forms.AssignForm,
-        lambda actor, case, f, key: services.case_assign(
+        lambda actor, case, f, key: case_assign(
             actor=actor, case=case, assignee=f.cleaned_data["assignee"]
         ),
         "Assignment saved.",
     ),
     "urgent": Action(
         forms.CaseForm,
-        lambda actor, case, f, key: services.case_mark_urgent(
-            actor=actor, case=case, private_key=key
-        ),
+        lambda actor, case, f, key: case_mark_urgent(actor=actor, case=case, private_key=key),
         "Marked as ongoing: the team is being paged.",
     ),
     "flags": Action(
         forms.FlagsForm,
-        lambda actor, case, f, key: services.case_flags_update(
-            actor=actor, case=case, **f.cleaned_data
-        ),
+        lambda actor, case, f, key: case_flags_update(actor=actor, case=case, **f.cleaned_data),
         "Flags saved.",
     ),
     "note": Action(
         forms.NoteForm,
-        lambda actor, case, f, key: services.note_add(
+        lambda actor, case, f, key: note_add(
             actor=actor, case=case, private_key=key, text=f.cleaned_data["text"]
         ),
         "Note saved.",
     ),
     "meeting": Action(
         forms.MeetingForm,
-        lambda actor, case, f, key: services.meeting_record(
+        lambda actor, case, f, key: meeting_record(
             actor=actor, case=case, private_key=key, sections=f.cleaned_data
         ),
         "Meeting record saved; the case is triaged.",
     ),
     "decision": Action(
         forms.DecisionForm,
-        lambda actor, case, f, key: services.decision_record(
+        lambda actor, case, f, key: decision_record(
             actor=actor,
             case=case,
             private_key=key,
@@ -202,35 +216,35 @@ ACTIONS = {
     ),
     "approve": Action(
         forms.ApproveForm,
-        lambda actor, case, f, key: services.decision_approve(
+        lambda actor, case, f, key: decision_approve(
             actor=actor, decision=f.cleaned_data["decision"]
         ),
         "You agreed: the decision is final.",
     ),
     "response-done": Action(
         forms.ResponseDoneForm,
-        lambda actor, case, f, key: services.response_done_set(
+        lambda actor, case, f, key: response_done_set(
             actor=actor, response=f.cleaned_data["response"], done=f.cleaned_data["done"]
         ),
         "Response updated.",
     ),
     "reported-message": Action(
         forms.ReportedMessageForm,
-        lambda actor, case, f, key: services.reported_message_draft(
+        lambda actor, case, f, key: reported_message_draft(
             actor=actor, case=case, private_key=key, **f.cleaned_data
         ),
         "Message to the reported person saved: sent, or waiting for a second responder.",
     ),
     "reported-approve": Action(
         forms.ReportedApproveForm,
-        lambda actor, case, f, key: services.reported_message_approve(
+        lambda actor, case, f, key: reported_message_approve(
             actor=actor, message=f.cleaned_data["message"], private_key=key
         ),
         "Approved and sent to the reported person.",
     ),
     "appeal": Action(
         forms.AppealForm,
-        lambda actor, case, f, key: services.appeal_record(
+        lambda actor, case, f, key: appeal_record(
             actor=actor, case=case, private_key=key, statement=f.cleaned_data["statement"]
         ),
         "Appeal recorded; responders who took no part in the decision are asked to review it.",
@@ -271,7 +285,7 @@ def case_recuse_view(request, organisation, number):
         user=request.user, organisation=organisation, number=number
     )
     if request.method == "POST":
-        services.case_recuse(actor=request.user, case=case)
+        case_recuse(actor=request.user, case=case)
         messages.success(request, f"You have recused yourself from case {number}.")
         return redirect("dashboard", organisation.slug)
     return render(request, "cases/case_recuse.html", {"organisation": organisation, "case": case})

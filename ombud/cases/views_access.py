@@ -9,9 +9,10 @@ from django.views.decorators.http import require_http_methods
 
 from ombud.accounts.keys import session_private_key
 from ombud.accounts.views import login_again
-from ombud.cases import grants, selectors
+from ombud.cases import selectors
+from ombud.cases.services import grants
 from ombud.lib.errors import ServiceError
-from ombud.lib.staff import staff_view
+from ombud.orgs.decorators import staff_view
 
 
 class GrantForm(forms.Form):

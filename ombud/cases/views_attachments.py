@@ -7,8 +7,9 @@ from django.views.decorators.http import require_http_methods
 from ombud.accounts.keys import session_private_key
 from ombud.accounts.views import login_again
 from ombud.cases import selectors
-from ombud.cases.attachments import attachment_read, content_disposition
-from ombud.lib.staff import staff_view
+from ombud.cases.attachments import content_disposition
+from ombud.cases.services.attachments import attachment_read
+from ombud.orgs.decorators import staff_view
 
 
 @staff_view()

@@ -1,25 +1,12 @@
 from django import forms
 from django.conf import settings
 
-from ombud.cases import attachments
+from ombud.cases import attachments, schema
 from ombud.cases.models import PublicStatementConsent
+from ombud.cases.schema import ReportContent, ReportField
 from ombud.lib.errors import ServiceError
 
 MB = 1024 * 1024
-
-
-def _text(label, help_text="", max_length=2000):
-    return forms.CharField(label=label, required=False, max_length=max_length, help_text=help_text)
-
-
-def _area(label, help_text="", max_length=10_000):
-    return forms.CharField(
-        label=label,
-        required=False,
-        max_length=max_length,
-        help_text=help_text,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
 
 
 class MultipleFileInput(forms.FileInput):
@@ -45,96 +32,48 @@ class AttachmentsField(forms.FileField):
             raise forms.ValidationError(str(e)) from None
 
 
-class ReportForm(forms.Form):
-    """The fields of the procedure's "Report data" (DESIGN §2). Everything but
-    the description is optional: people should report even when unsure."""
+def _form_field(field: ReportField) -> forms.Field:
+    """The form field for one field of the report schema."""
+    common = {
+        "label": field.label,
+        "help_text": field.help_text,
+        "required": False,
+        "initial": field.initial,
+    }
+    if field.kind == "bool":
+        return forms.BooleanField(**common)
+    if field.kind == "date":
+        return forms.DateField(**common, widget=forms.DateInput(attrs={"type": "date"}))
+    if field.kind == "time":
+        return forms.TimeField(**common, widget=forms.TimeInput(attrs={"type": "time"}))
+    if field.kind == "choice":
+        # Optional like everything but the description; unanswered means "no".
+        return forms.ChoiceField(
+            **common, choices=PublicStatementConsent.choices, widget=forms.RadioSelect
+        )
+    widget = forms.Textarea(attrs={"rows": 3}) if field.kind == "area" else None
+    return forms.CharField(**common, max_length=field.max_length, widget=widget)
 
-    # Grouped for the template: (legend, [field names]).
-    SECTIONS = [
-        (
-            "What happened",
-            [
-                "description",
-                "ongoing",
-                "incident_date",
-                "incident_time",
-                "location",
-                "circumstances",
-            ],
-        ),
-        (
-            "Who was involved",
-            [
-                "reported_name",
-                "reported_appearance",
-                "reported_height",
-                "reported_clothing",
-                "reported_voice",
-                "reported_badge",
-                "reported_email",
-                "reported_handle",
-                "witnesses",
-            ],
-        ),
-        ("Your safety and wishes", ["safety_concerns", "desired_outcome"]),
-        (
-            "How to reach you (optional)",
-            ["reporter_name", "reporter_contact", "consent_contact", "consent_public"],
-        ),
-    ]
+
+# The schema's fields as a form, for ReportForm to refine.
+_SchemaForm = type(forms.Form)(
+    "_SchemaForm", (forms.Form,), {field.name: _form_field(field) for field in schema.FIELDS}
+)
+
+
+class ReportForm(_SchemaForm):
+    """The fields of the procedure's "Report data" (DESIGN §2), from the
+    report schema. Everything but the description is optional: people should
+    report even when unsure."""
+
+    SECTIONS = schema.SECTIONS
 
     description = forms.CharField(
-        label="What happened?",
+        label=schema.FIELDS_BY_NAME["description"].label,
         max_length=settings.OMBUD_DESCRIPTION_MAX,
         widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="In your own words. This is the only field you must fill in.",
+        help_text=schema.FIELDS_BY_NAME["description"].help_text,
         error_messages={"required": "Please describe what happened, even briefly."},
-    )
-    ongoing = forms.BooleanField(
-        label="This is happening now or still ongoing",
-        required=False,
-        help_text="We alert the responders at once.",
-    )
-    incident_date = forms.DateField(
-        label="Date", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    incident_time = forms.TimeField(
-        label="Time (approximate is fine)",
-        required=False,
-        widget=forms.TimeInput(attrs={"type": "time"}),
-    )
-    location = _text("Where did it happen?")
-    circumstances = _area("Anything else about the circumstances")
-    reported_name = _text("Name of the person you are reporting, if known")
-    reported_appearance = _text("Physical appearance")
-    reported_height = _text("Height")
-    reported_clothing = _text("Clothing")
-    reported_voice = _text("Voice or accent")
-    reported_badge = _text("Badge number")
-    reported_email = _text("Their email address")
-    reported_handle = _text("Online handle(s)")
-    witnesses = _area(
-        "Other people involved or witnesses",
-        help_text="Names, contact information or a description.",
-    )
-    safety_concerns = _area(
-        "Concerns about retaliation or your personal safety",
-        help_text="For example if the person could guess who reported. "
-        "It changes how we handle it.",
-    )
-    desired_outcome = _area("What would you like to happen?")
-    reporter_name = _text("Your name")
-    reporter_contact = _text("Your email or phone", help_text="Leave empty to report anonymously.")
-    consent_contact = forms.BooleanField(
-        label="You may contact me about this report", required=False, initial=True
-    )
-    consent_public = forms.ChoiceField(
-        label="If we make a public statement, may details of your report appear in it?",
-        choices=PublicStatementConsent.choices,
-        initial="no",
-        # Optional like everything but the description; unanswered means "no".
-        required=False,
-        widget=forms.RadioSelect,
     )
     attachments = AttachmentsField(
         label="Photos, screenshots or documents",
@@ -167,8 +106,8 @@ class ReportForm(forms.Form):
     def sections(self):
         return [(legend, [self[name] for name in names]) for legend, names in self.SECTIONS]
 
-    def content(self) -> dict:
-        """What gets encrypted: every field the reporter wrote, as JSON."""
+    def content(self) -> ReportContent:
+        """What gets encrypted: every stored field the reporter wrote."""
         data = {
             k: v
             for k, v in self.cleaned_data.items()
@@ -176,21 +115,4 @@ class ReportForm(forms.Form):
         }
         for key in ("incident_date", "incident_time"):
             data[key] = data[key].isoformat() if data.get(key) else ""
-        return data
-
-
-def report_rows(content: dict) -> list[tuple[str, str]]:
-    """A decrypted report's fields in form order, with the form's labels; an
-    addition (only a description) reads as "Added information"."""
-    if set(content) == {"description"}:
-        return [("Added information", content["description"])]
-    rows = []
-    for name, field in ReportForm.base_fields.items():
-        value = content.get(name)
-        if name == "consent_public":
-            value = dict(field.choices).get(value, value)
-        elif isinstance(value, bool):
-            value = "Yes" if value else "No"
-        if value not in (None, ""):
-            rows.append((field.label, value))
-    return rows
+        return data  # type: ignore[return-value]  # keys checked by the schema test

@@ -10,18 +10,10 @@ from django import forms
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
+from ombud.cases.schema import ReportContent
 from ombud.intake.forms import ReportForm
 from ombud.intake.services import SELF_EXCLUDED
 from ombud.orgs.models import Event
-
-# The checklist's own content keys, with the labels the case page shows.
-CHECKLIST_LABELS = {
-    "intake_at": "Time of intake",
-    "taken_by": "Report taken in person by",
-    "reporter_anonymous": "The reporter chose to stay anonymous",
-    "reporter_badge": "Reporter's badge number",
-    "law_enforcement_requested": "The reporter asked us to contact law enforcement",
-}
 
 # The public form's fields, worded for the responder asking the questions:
 # name -> (label, help text, or None to keep the public one).
@@ -218,7 +210,7 @@ class StaffReportForm(ReportForm):
             if not isinstance(field, forms.FileField)
         }
 
-    def content(self) -> dict:
+    def content(self) -> ReportContent:
         """The public form's content plus the checklist; an empty time of
         intake means now."""
         data = super().content()
@@ -227,15 +219,3 @@ class StaffReportForm(ReportForm):
         data["intake_at"] = intake_at.isoformat(timespec="minutes")
         data["taken_by"] = str(self.actor)
         return data
-
-
-def checklist_rows(content: dict) -> list[tuple[str, str]]:
-    """The checklist's fields of a decrypted report, labelled, for the case page."""
-    rows = []
-    for name, label in CHECKLIST_LABELS.items():
-        value = content.get(name)
-        if isinstance(value, bool):
-            value = "Yes" if value else ""
-        if value not in (None, ""):
-            rows.append((label, value))
-    return rows

@@ -30,7 +30,6 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from ombud.accounts.models import Membership, Role
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.attachments import (
@@ -42,15 +41,16 @@ from ombud.cases.attachments import (
     case_field_seal,
     content_type_detect,
 )
-from ombud.cases.models import Case, Channel, Message, PublicStatementConsent
-from ombud.cases.services import (
+from ombud.cases.models import Case, Channel, MailThreadRef, Message, PublicStatementConsent
+from ombud.cases.services.mail import (
     case_mail_tag,
-    case_submit,
     mail_header_text,
     mail_message_id_new,
     mail_tag_lookup,
     mail_thread_lookup,
 )
+from ombud.cases.services.submit import case_submit
+from ombud.cases.tasks import case_notify_reporter_wrote
 from ombud.intake.mail import (
     TRUNCATED_NOTE,
     ParsedMail,
@@ -59,12 +59,13 @@ from ombud.intake.mail import (
     mail_parse,
     tags_in,
 )
-from ombud.intake.models import InboundMail, MailThreadRef
+from ombud.intake.models import InboundMail
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.lib.throttle import throttle_allow
 from ombud.notify.models import OutboxMessage
 from ombud.notify.services import outbox_email
-from ombud.orgs.models import Event
+from ombud.orgs.models import Event, Membership, Role
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +364,6 @@ def _auto_reply_allowed(sender: str) -> bool:
     """At most OMBUD_MAIL_AUTO_REPLIES_PER_HOUR automatic answers to one
     address: an autoresponder that marks nothing, or a forged sender, must not
     make a mail loop or a flood. The cases are made all the same."""
-    from ombud.portal.throttle import throttle_allow
 
     return throttle_allow(
         scope="mail-auto-reply",
@@ -412,7 +412,6 @@ def _reply_store(mail: ParsedMail, *, case, uploads, notes) -> Message:
     """A reply becomes a message from the reporter, sealed to the case inbox:
     no case key is at hand, and none is needed to write. The team is told as
     for a message in the portal; the sender gets no automatic answer."""
-    from ombud.cases.tasks import case_notify_reporter_wrote
 
     body = _text_of(mail, with_subject=False, notes=notes) or mail.subject
     body = body or "[The mail had no text, only the attached files.]"

@@ -1,5 +1,6 @@
 """What intake needs beyond the case itself: which mail was already taken in,
-the Message-IDs of mail we sent (to thread replies), and staff intake drafts."""
+and staff intake drafts. (A case's mail identity, its thread references
+included, belongs to the case: ombud.cases.models.MailThreadRef.)"""
 
 import uuid
 
@@ -31,18 +32,6 @@ class InboundMail(models.Model):
 
     def __str__(self):
         return f"Inbound mail {self.pk} ({self.outcome})"
-
-
-class MailThreadRef(models.Model):
-    """A Message-ID of mail we sent about a case (keyed hash): a reply naming it
-    in In-Reply-To or References belongs to that case."""
-
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
-    lookup = models.BinaryField(max_length=32, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self):
-        return f"Thread reference for case {self.case_id}"
 
 
 class IntakeDraft(models.Model):

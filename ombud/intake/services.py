@@ -12,7 +12,8 @@ from django.utils import timezone
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Channel
-from ombud.cases.services import case_flags_update, case_submit
+from ombud.cases.services.submit import case_submit
+from ombud.cases.services.workflow import case_flags_update
 from ombud.intake.models import IntakeDraft
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError

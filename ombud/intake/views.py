@@ -2,7 +2,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ombud.cases.services import case_submit
+from ombud.cases.services.submit import case_submit
 from ombud.intake.forms import ReportForm
 from ombud.lib.errors import ServiceError
 from ombud.orgs import selectors as org_selectors

@@ -16,8 +16,8 @@ from ombud.intake import selectors, services
 from ombud.intake.forms_staff import StaffReportForm
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
-from ombud.lib.staff import staff_view
 from ombud.orgs import selectors as org_selectors
+from ombud.orgs.decorators import staff_view
 
 # Drafts not touched for this long are pointed out in the list.
 DRAFT_STALE_AFTER = timedelta(days=7)

@@ -2,6 +2,25 @@ from django.conf import settings
 from django.db import models
 
 
+class PushChannel(models.Model):
+    """Where a responder wants to be paged besides email: an Apprise URL
+    (ntfy, Signal, Matrix, Telegram, SMS gateways, ...). URLs carry tokens, so
+    they are stored sealed under a pepper-derived key."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_channels"
+    )
+    label = models.CharField(max_length=100)
+    url_box = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_pushchannel"  # moved here from accounts; the table kept its name
+
+    def __str__(self):
+        return self.label
+
+
 class OutboxMessage(models.Model):
     """An email or push waiting to be sent. The payload (address, subject,
     text) is sealed under a pepper-derived key, so a database copy holds no
@@ -36,9 +55,7 @@ class OutboxMessage(models.Model):
     )
     # Push only: the channel whose (sealed) URL receives it. Removing the
     # channel removes what is still queued for it.
-    channel = models.ForeignKey(
-        "accounts.PushChannel", null=True, on_delete=models.CASCADE, related_name="+"
-    )
+    channel = models.ForeignKey(PushChannel, null=True, on_delete=models.CASCADE, related_name="+")
     payload = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -14,11 +14,15 @@ import re
 import apprise
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from ombud.accounts.models import PushChannel
 from ombud.lib import crypto
-from ombud.notify.models import OutboxMessage
+from ombud.notify import sealing
+from ombud.notify.models import OutboxMessage, PushChannel
+from ombud.notify.sealing import push_url_open
+from ombud.notify.selectors import outbox_stuck
+from ombud.notify.tasks import outbox_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +36,8 @@ PUSH_LOCAL_SCHEMAS = frozenset(
 PUSH_URL_MAX = 2000
 
 
-def _outbox_key() -> bytes:
-    return crypto.pepper_key("outbox")
-
-
-def _push_url_key() -> bytes:
-    return crypto.pepper_key("push-channel")
-
-
 def _queue(*, kind: str, payload: dict, **fields) -> OutboxMessage:
-    from ombud.notify.tasks import outbox_deliver
-
-    sealed = crypto.secretbox_seal(_outbox_key(), json.dumps(payload).encode())
+    sealed = crypto.secretbox_seal(sealing.outbox_key(), json.dumps(payload).encode())
     with transaction.atomic():
         message = OutboxMessage.objects.create(
             kind=kind, payload=sealed, next_attempt_at=timezone.now(), **fields
@@ -98,6 +92,22 @@ def outbox_email(
     )
 
 
+def email_render(template: str, context: dict) -> tuple[str, str]:
+    """The subject (one line) and body of `templates/email/<template>`
+    (`.subject.txt` and `.txt`), rendered as plain text: nothing is
+    HTML-escaped, and the subject cannot start another header."""
+    subject = render_to_string(f"{template}.subject.txt", context, using="email")
+    body = render_to_string(f"{template}.txt", context, using="email")
+    return " ".join("".join(c if c.isprintable() else " " for c in subject).split()), body
+
+
+def email_send(*, to: str, template: str, context: dict, organisation=None, **fields):
+    """Queue one email made from a template (`email_render`); `fields` as for
+    `outbox_email` (topic, case, user, headers, reply_to)."""
+    subject, body = email_render(template, context)
+    return outbox_email(organisation=organisation, to=to, subject=subject, body=body, **fields)
+
+
 def outbox_push(
     *, organisation, channel: PushChannel, title: str, body: str, topic=Topic.OTHER, case=None
 ) -> OutboxMessage:
@@ -111,10 +121,6 @@ def outbox_push(
         user_id=channel.user_id,
         channel=channel,
     )
-
-
-def outbox_open(message: OutboxMessage) -> dict:
-    return json.loads(crypto.secretbox_open(_outbox_key(), message.payload))
 
 
 def notify_user(
@@ -162,8 +168,6 @@ def outbox_retry_failed(*, actor, organisation) -> int:
     messages whose delivery is long overdue (a worker that died mid-send, or
     none running) are queued again. A second delivery task for a message is
     harmless: it finds the row claimed or gone."""
-    from ombud.notify.selectors import outbox_stuck
-    from ombud.notify.tasks import outbox_deliver
 
     if not actor.has_perm("notify.view_outbox", organisation):
         raise PermissionDenied
@@ -199,10 +203,6 @@ def push_url_validate(url: str) -> str:
     return url
 
 
-def push_url_open(channel: PushChannel) -> str:
-    return crypto.secretbox_open(_push_url_key(), channel.url_box).decode()
-
-
 def push_service_name(channel: PushChannel) -> str:
     """What kind of service a channel is (ntfy, Telegram, ...), for display."""
     try:
@@ -217,7 +217,7 @@ def push_channel_add(*, user, label: str, url: str) -> PushChannel:
     return PushChannel.objects.create(
         user=user,
         label=label.strip()[:100],
-        url_box=crypto.secretbox_seal(_push_url_key(), url.encode()),
+        url_box=crypto.secretbox_seal(sealing.push_url_key(), url.encode()),
     )
 
 

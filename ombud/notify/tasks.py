@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_open, push_url_open
+from ombud.notify.sealing import outbox_open, push_url_open, still_entitled
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +46,6 @@ class PushURLUnusable(Exception):
 def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt."""
     return min(BACKOFF_FIRST * 2 ** (attempts - 1), BACKOFF_MAX)
-
-
-def _still_entitled(message: OutboxMessage) -> bool:
-    """A notification about a case goes only to someone who holds the case
-    now: recusal or exclusion after it was queued stops it."""
-    if message.case_id is None or message.user_id is None:
-        return True
-    from ombud.cases.models import Grant
-
-    return Grant.objects.filter(
-        case_id=message.case_id,
-        user_id=message.user_id,
-        user__is_active=True,
-        user__memberships__organisation_id=message.case.organisation_id,
-    ).exists()
 
 
 def _send_email(payload: dict) -> None:
@@ -131,7 +116,7 @@ def outbox_deliver(message_id: int) -> str:
         # Delivered (and deleted) by an earlier run, given up, or being sent now.
         return "skipped"
     message = OutboxMessage.objects.select_related("case", "channel").get(pk=message_id)
-    if not _still_entitled(message):
+    if not still_entitled(message):
         message.delete()
         return "dropped"
     try:

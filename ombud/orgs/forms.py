@@ -1,14 +1,16 @@
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
+from django.contrib.auth import get_user_model, password_validation
 
-from ombud.accounts.models import Membership, Role
 from ombud.orgs.models import (
     EVENT_EDITABLE_FIELDS,
     ORGANISATION_SETTINGS_FIELDS,
     Event,
+    Membership,
     Organisation,
     ResponseType,
+    Role,
 )
 
 
@@ -122,3 +124,38 @@ class OrganisationSettingsForm(forms.ModelForm):
 
     def _post_clean(self):
         pass  # the service saves
+
+
+class InvitationAcceptForm(forms.Form):
+    """Only the new password: email, name and role come from the invitation."""
+
+    new_password1 = forms.CharField(
+        label="Choose a password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters; a few random words work well. It also "
+        "protects your key to the reports, so keep it in a password manager.",
+    )
+    new_password2 = forms.CharField(
+        label="The same password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("new_password1"), cleaned.get("new_password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("new_password2", "The two passwords do not match.")
+        elif p1:
+            try:
+                password_validation.validate_password(
+                    p1, get_user_model()(email=self.email, username=self.email)
+                )
+            except forms.ValidationError as e:
+                self.add_error("new_password1", e)
+        return cleaned

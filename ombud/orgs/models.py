@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -46,15 +47,12 @@ class Organisation(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
     recovery_public_key = models.BinaryField(max_length=32)
-    # A recovery key rotation under way (ombud.orgs.recovery): the new public
+    # A recovery key rotation under way (ombud.cases.services.recovery): the new public
     # key, and the salt from which the new private key is derived from the
     # current one, so an interrupted rotation resumes with the same key.
     recovery_next_public_key = models.BinaryField(max_length=32, null=True)
     recovery_rotation_salt = models.BinaryField(max_length=32, null=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The newest audit event, so a chain cut short at its end is noticed too.
-    audit_head_seq = models.PositiveBigIntegerField(default=0)
-    audit_head_hash = models.CharField(max_length=64, blank=True)
     followup_days = models.PositiveSmallIntegerField(
         default=7, help_text="Days after a report by which the reporter gets a follow-up."
     )
@@ -161,6 +159,63 @@ class ResponseType(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Role(models.TextChoices):
+    CHAIR = "chair", "Chair"
+    RESPONDER = "responder", "Responder"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.RESPONDER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_membership"  # moved here from accounts; the table kept its name
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="membership_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()}, {self.organisation})"
+
+    @property
+    def is_chair(self) -> bool:
+        return self.role == Role.CHAIR
+
+
+class Invitation(models.Model):
+    """A one-time link, sent by email, with which a new team member sets their
+    password (and so gets their key pair). Only a keyed hash of the link's
+    token is stored; the row is deleted once accepted."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=150)
+    display_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.RESPONDER)
+    secret_hash = models.BinaryField(max_length=32, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "accounts_invitation"  # moved here from accounts; the table kept its name
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "email"], name="invitation_unique")
+        ]
+
+    def __str__(self):
+        return f"Invitation of {self.email} to {self.organisation}"
 
 
 # The catalog every organisation starts with, from the staff procedure,

@@ -1,7 +1,6 @@
 from django.shortcuts import get_object_or_404
 
-from ombud.accounts.models import Membership
-from ombud.orgs.models import Event, Organisation, ResponseType
+from ombud.orgs.models import Event, Membership, Organisation, ResponseType
 
 
 def organisation_get(*, slug: str) -> Organisation:

@@ -1,20 +1,38 @@
+import base64
+import secrets
+from datetime import timedelta
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 
-from ombud.accounts.models import Membership, Role
+from ombud.accounts.mfa import mfa_enabled
+from ombud.accounts.services import user_create, user_private_key_unlock
+from ombud.accounts.signals import account_changed
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.notify.services import email_send
 from ombud.orgs.models import (
     EVENT_EDITABLE_FIELDS,
     ORGANISATION_SETTINGS_FIELDS,
     SEED_RESPONSES,
     Event,
+    Invitation,
+    Membership,
     Organisation,
     ResponseType,
+    Role,
 )
+
+User = get_user_model()
 
 
 def _changes_apply(obj, fields: dict, allowed) -> list[str]:
@@ -135,14 +153,11 @@ def response_type_update(*, actor, response_type, **fields) -> ResponseType:
 def organisation_settings_update(*, actor, organisation, **fields) -> Organisation:
     if not actor.has_perm("orgs.manage_settings", organisation):
         raise PermissionDenied
-    if fields.get("require_mfa") and not organisation.require_mfa:
-        from ombud.accounts.mfa import mfa_enabled
-
-        if not mfa_enabled(actor):
-            raise ServiceError(
-                "Set up two-factor authentication for yourself first (Profile → "
-                "Two-factor authentication), then require it for the team."
-            )
+    if fields.get("require_mfa") and not organisation.require_mfa and not mfa_enabled(actor):
+        raise ServiceError(
+            "Set up two-factor authentication for yourself first (Profile → "
+            "Two-factor authentication), then require it for the team."
+        )
     with transaction.atomic():
         changed = _changes_apply(organisation, fields, ORGANISATION_SETTINGS_FIELDS)
         organisation.save(update_fields=changed or None)
@@ -153,3 +168,187 @@ def organisation_settings_update(*, actor, organisation, **fields) -> Organisati
             data={"fields": changed},
         )
     return organisation
+
+
+# --- the team ------------------------------------------------------------------
+
+INVITATION_VALID = timedelta(days=7)
+INVITATION_PURPOSE = "staff-invitation"
+
+
+def _token_encode(secret: bytes) -> str:
+    return base64.urlsafe_b64encode(secret).decode().rstrip("=")
+
+
+def _token_decode(value: str | None) -> bytes | None:
+    value = value or ""
+    try:
+        secret = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode())
+    except ValueError:
+        return None
+    return secret if len(secret) == 32 else None
+
+
+def member_add(*, actor, organisation, email: str, display_name: str, role: str):
+    """Add a team member. An existing account joins at once (returns the
+    Membership); anyone else gets an emailed one-time link to set their
+    password, which creates their key pair (returns the Invitation). Existing
+    cases stay closed to them until someone who holds them grants access."""
+    if not actor.has_perm("orgs.manage_team", organisation):
+        raise PermissionDenied
+    email = email.strip().lower()
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is not None:
+            membership, created = Membership.objects.get_or_create(
+                user=user, organisation=organisation, defaults={"role": role}
+            )
+            if not created:
+                raise ServiceError("This person is already on the team.")
+            Invitation.objects.filter(organisation=organisation, email=email).delete()
+            audit_log(
+                organisation=organisation,
+                type=AuditType.MEMBER_ADDED,
+                actor=actor,
+                data={"user": user.pk, "role": role},
+            )
+            return membership
+        # Inviting again replaces the earlier link.
+        Invitation.objects.filter(organisation=organisation, email=email).delete()
+        secret = secrets.token_bytes(32)
+        invitation = Invitation.objects.create(
+            organisation=organisation,
+            email=email,
+            display_name=display_name,
+            role=role,
+            secret_hash=crypto.token_hash(INVITATION_PURPOSE, secret),
+            invited_by=actor,
+            expires_at=timezone.now() + INVITATION_VALID,
+        )
+        audit_log(
+            organisation=organisation,
+            type=AuditType.MEMBER_INVITED,
+            actor=actor,
+            data={"invitation": invitation.pk, "role": role},
+        )
+        url = settings.SITE_ROOT + reverse("invitation-accept", args=[_token_encode(secret)])
+        email_send(
+            organisation=organisation,
+            to=email,
+            template="invitation",
+            context={"organisation": organisation, "actor": actor, "url": url},
+        )
+    return invitation
+
+
+def invitation_get(*, token: str | None) -> Invitation | None:
+    """The live invitation a link's token names, or None (unknown, used or expired)."""
+    secret = _token_decode(token)
+    if secret is None:
+        return None
+    return (
+        Invitation.objects.filter(
+            secret_hash=crypto.token_hash(INVITATION_PURPOSE, secret),
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("organisation")
+        .first()
+    )
+
+
+def invitation_accept(*, token: str, password: str) -> tuple[User, bytes]:
+    """Create the invitee's account and key pair and put them on the team;
+    the link cannot be used again. Returns the user and their private key."""
+    with transaction.atomic():
+        invitation = invitation_get(token=token)
+        if invitation is not None:
+            invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+        if invitation is None:
+            raise ServiceError(INVITATION_INVALID)
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ServiceError(
+                "An account with this email exists already: log in with it and ask "
+                "the chair to add it to the team."
+            )
+        password_validation.validate_password(password)
+        user = user_create(
+            email=invitation.email, password=password, display_name=invitation.display_name
+        )
+        private_key = user_private_key_unlock(user=user, password=password)
+        Membership.objects.create(
+            user=user, organisation=invitation.organisation, role=invitation.role
+        )
+        audit_log(
+            organisation=invitation.organisation,
+            type=AuditType.INVITATION_ACCEPTED,
+            actor=user,
+            data={"invitation": invitation.pk, "user": user.pk, "role": invitation.role},
+        )
+        invitation.delete()
+    return user, private_key
+
+
+INVITATION_INVALID = (
+    "This invitation link is not valid: it may have expired or been used already. "
+    "Ask the chair of your team to invite you again."
+)
+
+
+def member_role_change(*, actor, membership, role: str) -> Membership:
+    organisation = membership.organisation
+    if not actor.has_perm("orgs.manage_team", organisation):
+        raise PermissionDenied
+    with transaction.atomic():
+        # Lock the organisation so two chairs demoting each other at once cannot
+        # both pass the check, and judge by the stored role: a bound ModelForm may
+        # already have set the new role on the instance it was given.
+        Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+        current = Membership.objects.values_list("role", flat=True).get(pk=membership.pk)
+        if current == Role.CHAIR and role != Role.CHAIR:
+            chairs = Membership.objects.filter(organisation=organisation, role=Role.CHAIR)
+            if chairs.count() <= 1:
+                raise ServiceError("The organisation needs at least one chair.")
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_log(
+            organisation=organisation,
+            type=AuditType.MEMBER_ROLE_CHANGED,
+            actor=actor,
+            data={"user": membership.user_id, "role": role},
+        )
+    return membership
+
+
+def member_mfa_reset(*, actor, membership) -> int:
+    """The chair removes a member's authenticators and recovery codes, for
+    someone who lost their device and their codes. Their keys and grants are
+    untouched; they log in with the password and set up a new authenticator
+    (at once, when the organisation requires it). Refused for someone who is
+    also on another organisation's team: that chair must agree."""
+    organisation = membership.organisation
+    if not actor.has_perm("orgs.manage_team", organisation):
+        raise PermissionDenied
+    user = membership.user
+    if user.pk == actor.pk:
+        raise ServiceError("Reset your own two-factor authentication on your profile page.")
+    if Membership.objects.filter(user=user).exclude(organisation=organisation).exists():
+        raise ServiceError(
+            "This person is also on another organisation's team; their two-factor "
+            "authentication cannot be reset from here."
+        )
+    with transaction.atomic():
+        removed, _ = Authenticator.objects.filter(user=user).delete()
+        audit_log(
+            organisation=organisation,
+            type=AuditType.MFA_RESET_BY_CHAIR,
+            actor=actor,
+            data={"user": user.pk, "authenticators": removed},
+        )
+    return removed
+
+
+@receiver(account_changed, dispatch_uid="ombud-orgs-account-changed")
+def account_change_audit(sender, *, user, type: AuditType, data: dict, actor=None, **kwargs):
+    """A change to an account is recorded in each organisation it belongs to."""
+    for membership in Membership.objects.filter(user=user).select_related("organisation"):
+        audit_log(organisation=membership.organisation, type=type, actor=actor, data=data)

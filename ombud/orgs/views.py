@@ -1,31 +1,34 @@
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ombud.accounts.models import Invitation
-from ombud.accounts.services import (
-    member_add,
-    member_mfa_reset,
-    member_open_assigned_cases,
-    member_remove,
-    member_role_change,
-)
+from ombud.accounts.keys import session_key_store
 from ombud.lib.errors import ServiceError
-from ombud.lib.staff import staff_view
 from ombud.orgs import selectors
+from ombud.orgs.decorators import staff_view
 from ombud.orgs.forms import (
     EventForm,
+    InvitationAcceptForm,
     MemberAddForm,
     MemberRoleForm,
     OrganisationSettingsForm,
     ResponseTypeForm,
 )
+from ombud.orgs.models import Invitation
 from ombud.orgs.services import (
+    INVITATION_INVALID,
     event_create,
     event_update,
+    invitation_accept,
+    invitation_get,
+    member_add,
+    member_mfa_reset,
+    member_role_change,
     organisation_settings_update,
     response_type_create,
     response_type_update,
@@ -114,34 +117,6 @@ def member_add_view(request, organisation):
         "orgs/member_add.html",
         {"organisation": organisation, "form": form},
         status=400 if form.errors else 200,
-    )
-
-
-@never_cache
-@staff_view("orgs.manage_team")
-@require_http_methods(["GET", "HEAD", "POST"])
-def member_remove_view(request, organisation, pk):
-    """Confirm, then take someone off the team (ombud.accounts.services.member_remove)."""
-    membership = selectors.member_get(organisation=organisation, pk=pk)
-    if request.method == "POST":
-        try:
-            unassigned = member_remove(actor=request.user, membership=membership)
-        except ServiceError as e:
-            messages.error(request, str(e))
-            return redirect("team", organisation.slug)
-        return render(
-            request,
-            "orgs/member_removed.html",
-            {"organisation": organisation, "removed": membership.user, "cases": unassigned},
-        )
-    return render(
-        request,
-        "orgs/member_remove.html",
-        {
-            "organisation": organisation,
-            "membership": membership,
-            "cases": list(member_open_assigned_cases(membership=membership)),
-        },
     )
 
 
@@ -244,3 +219,56 @@ def member_mfa_reset_view(request, organisation, pk):
         "password and set up a new authenticator.",
     )
     return redirect("team", organisation.slug)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def staff_home(request):
+    """Send a staff member to their organisation, or let them pick one."""
+    memberships = list(selectors.memberships_of(user=request.user))
+    if len(memberships) == 1:
+        return redirect("dashboard", memberships[0].organisation.slug)
+    if not memberships:
+        messages.info(request, "Your account is not part of any organisation yet.")
+    return render(request, "accounts/staff_home.html", {"memberships": memberships})
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def invitation_accept_view(request, token):
+    invitation = invitation_get(token=token)
+    if invitation is None:
+        return render(
+            request,
+            "accounts/invitation_invalid.html",
+            {"message": INVITATION_INVALID},
+            status=404,
+        )
+    form = InvitationAcceptForm(
+        request.POST if request.method == "POST" else None, email=invitation.email
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, private_key = invitation_accept(
+                token=token, password=form.cleaned_data["new_password1"]
+            )
+        except ServiceError as e:
+            form.add_error(None, str(e))
+        except ValidationError as e:
+            form.add_error("new_password1", e)
+        else:
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                f"Welcome to the team of {invitation.organisation.name}. You see a case once "
+                "someone who holds it gives you access.",
+            )
+            response = redirect("staff-home")
+            session_key_store(request, response, private_key)
+            return response
+    return render(
+        request,
+        "accounts/invitation_accept.html",
+        {"form": form, "invitation": invitation},
+        status=400 if form.errors else 200,
+    )

@@ -1,7 +1,7 @@
 from django import forms
 
 from ombud.cases.models import PublicStatementConsent
-from ombud.cases.services import MESSAGE_MAX
+from ombud.cases.services.base import MESSAGE_MAX
 
 
 class ReceiptForm(forms.Form):

@@ -15,7 +15,10 @@ from django.utils import timezone
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, ConsentRecord, Message, Submission
-from ombud.cases.services import message_create, message_validate
+from ombud.cases.services.base import message_validate
+from ombud.cases.services.keys import case_content_decrypt
+from ombud.cases.services.messages import message_create
+from ombud.cases.tasks import case_notify_reporter_wrote
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.notify.models import OutboxMessage
@@ -128,7 +131,6 @@ def portal_session_close(*, cookie: str | None) -> None:
 
 def portal_content_read(*, case, data_key: bytes):
     """The reporter reads their own case; audited like any read."""
-    from ombud.cases.services import case_content_decrypt
 
     content = case_content_decrypt(case=case, data_key=data_key)
     with transaction.atomic():
@@ -167,8 +169,6 @@ def submission_add(*, case, data_key: bytes, text: str) -> Submission:
 
 
 def _notify_team_on_commit(case) -> None:
-    from ombud.cases.tasks import case_notify_reporter_wrote
-
     case_id = str(case.pk)
     transaction.on_commit(lambda: case_notify_reporter_wrote.enqueue(case_id=case_id))
 

@@ -4,12 +4,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ombud.intake.forms import report_rows
+from ombud.cases.schema import report_rows
 from ombud.lib.errors import ServiceError
+from ombud.lib.throttle import client_ip, throttle_allow
 from ombud.orgs import selectors as org_selectors
 from ombud.portal import services
 from ombud.portal.forms import AdditionForm, ConsentForm, LostReceiptForm, MessageForm, ReceiptForm
-from ombud.portal.throttle import client_ip, throttle_allow
 
 
 def _cookie_path(organisation) -> str:

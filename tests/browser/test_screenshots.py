@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ombud.cases.services import case_submit
+from ombud.cases.services.submit import case_submit
 from ombud.intake.forms import ReportForm
 
 from .conftest import DESKTOP, PHONE

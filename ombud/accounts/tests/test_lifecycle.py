@@ -11,12 +11,13 @@ from django.test import Client
 from django.utils import timezone
 
 from conftest import PASSWORD, browser
-from ombud.accounts.models import Invitation, Membership, Role, User
+from ombud.accounts.models import User
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Grant, PendingAccess
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_open
+from ombud.notify.sealing import outbox_open
+from ombud.orgs.models import Invitation, Membership, Role
 
 MARKER = "ZQX-lifecycle-marker-91c"
 NEW_PASSWORD = "a brand new passphrase 7731"

@@ -11,11 +11,11 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
 from conftest import PASSWORD, browser
-from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Note
+from ombud.orgs.models import Membership, Role
 
 MARKER = "MFA-marker-7c1e"
 

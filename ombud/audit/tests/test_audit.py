@@ -13,13 +13,18 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from conftest import browser
-from ombud.accounts.models import Membership, Role
-from ombud.accounts.services import member_add, member_role_change
-from ombud.audit.management.commands.audit_verify import Command as AuditVerifyCommand
 from ombud.audit.models import GENESIS, AuditEvent
 from ombud.audit.services import audit_verify
 from ombud.audit.types import AuditType
-from ombud.orgs.services import event_create, event_update, organisation_create
+from ombud.orgs.management.commands.audit_verify import Command as AuditVerifyCommand
+from ombud.orgs.models import Membership, Role
+from ombud.orgs.services import (
+    event_create,
+    event_update,
+    member_add,
+    member_role_change,
+    organisation_create,
+)
 
 MARKER = "ZQX-audit-marker-91c7"
 

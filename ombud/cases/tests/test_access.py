@@ -10,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from conftest import PASSWORD, browser
-from ombud.accounts.models import Invitation, Membership, Role
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.cases.models import (
@@ -22,7 +21,7 @@ from ombud.cases.models import (
     Note,
     ReportedPersonMessage,
 )
-from ombud.orgs.models import Event, Organisation
+from ombud.orgs.models import Event, Invitation, Membership, Organisation, Role
 
 MARKER = "ZQX-access-marker-4e1b"
 

@@ -20,7 +20,6 @@ from django.test import RequestFactory
 from PIL import Image
 
 from conftest import PASSWORD, browser
-from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
@@ -32,6 +31,7 @@ from ombud.cases.attachments import (
     content_type_detect,
 )
 from ombud.cases.models import Attachment, Case
+from ombud.orgs.models import Membership, Role
 
 MB = 1024 * 1024
 CAMERA = "ZQX-camera-7f3a"  # written into the photo's EXIF: must not be in the download

@@ -12,15 +12,15 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from conftest import PASSWORD, browser
-from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import user_create
 from ombud.cases.clocks import MAX_PAGE_ROUNDS, REMINDER_BEFORE, paging_start
 from ombud.cases.models import Case, Status
-from ombud.cases.services import case_acknowledge, case_mark_urgent
+from ombud.cases.services.workflow import case_acknowledge, case_mark_urgent
 from ombud.cases.tasks import case_escalate, case_meeting_reminder
-from ombud.notify import testing
 from ombud.notify.models import OutboxMessage
 from ombud.notify.services import push_channel_add
+from ombud.orgs.models import Membership, Role
+from tests.support import notify as testing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

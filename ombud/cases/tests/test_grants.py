@@ -1,16 +1,16 @@
-"""Giving access to cases with one's own key (ombud.cases.grants)."""
+"""Giving access to cases with one's own key (ombud.cases.services.grants)."""
 
 # ruff: noqa: F811 - `world` is the access matrix's fixture, imported to be used
 
 import pytest
 
 from conftest import PASSWORD
-from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Exclusion, Grant, PendingAccess, Status
 from ombud.cases.tests.test_access import MARKER, browser, world  # noqa: F401 - fixture
+from ombud.orgs.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -224,7 +224,7 @@ def test_pending_list_shows_only_cases_one_holds(world):
 
 
 def test_grantee_from_another_organisation_is_refused_by_the_service(world):
-    from ombud.cases.grants import access_grant
+    from ombud.cases.services.grants import access_grant
     from ombud.lib.errors import ServiceError
 
     charlie = world.charlie

@@ -6,7 +6,7 @@ from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, ReportedPersonMessage
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_open
+from ombud.notify.sealing import outbox_open
 
 BODY = "We received a report about your behaviour at the social and want to talk."
 

@@ -25,10 +25,10 @@ from ombud.cases.models import (
     Note,
     Status,
 )
-from ombud.cases.services import MESSAGE_MAX
+from ombud.cases.services.base import MESSAGE_MAX
 from ombud.cases.views import ACTIONS
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_open
+from ombud.notify.sealing import outbox_open
 from ombud.notify.tasks import outbox_deliver
 from ombud.orgs.models import ResponseType
 

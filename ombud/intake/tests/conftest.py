@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from django.db import connection
 from imap_tools import MailBox
 
-from ombud.notify.testing import free_port
+from tests.support.notify import free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "team@example.org"
@@ -266,7 +266,7 @@ SENDER = "robin@example.net"
 
 def case_open(case, kit):
     """Decrypt a case with the organisation's recovery kit, as the chair can."""
-    from ombud.cases.services import case_content_decrypt
+    from ombud.cases.services.keys import case_content_decrypt
     from ombud.lib import crypto
 
     case.refresh_from_db()
@@ -277,7 +277,7 @@ def case_open(case, kit):
 
 def auto_replies(to: str, after: int = 0) -> list[dict]:
     from ombud.notify.models import OutboxMessage
-    from ombud.notify.services import outbox_open
+    from ombud.notify.sealing import outbox_open
 
     return [
         outbox_open(m)

@@ -21,7 +21,7 @@ from ombud.intake.models import InboundMail
 from ombud.intake.tasks import mail_poll, mail_poll_schedule
 from ombud.intake.tests.conftest import subprocess_env
 from ombud.intake.tests.test_mail_corpus import case_open
-from ombud.notify.testing import free_port
+from tests.support.notify import free_port
 
 SECRET = "ZQX-imap-content-7c1d"  # report text: must never reach a log
 
@@ -148,7 +148,7 @@ def test_other_outcomes_are_deleted_too(imap_settings, dovecot, receive):
 
 def test_the_chairs_are_told_of_a_mail_that_failed(imap_settings, dovecot, receive, team):
     from ombud.notify.models import OutboxMessage
-    from ombud.notify.services import outbox_open
+    from ombud.notify.sealing import outbox_open
 
     receive.answers["poison"] = ValueError(f"could not parse {SECRET}")
     dovecot.append(mail("poison"))

@@ -21,7 +21,7 @@ from ombud.intake.mailin import NO_ROUTE, mail_receive
 from ombud.intake.tests.conftest import SENDER, TEAM_A, auto_replies, case_open
 from ombud.lib import crypto
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_open
+from ombud.notify.sealing import outbox_open
 
 MAIL_DIR = Path(__file__).parent / "mail"
 

@@ -19,7 +19,7 @@ from ombud.intake.management.commands.smtpd import smtpd_controller
 from ombud.intake.tests.conftest import USER as TEAM
 from ombud.intake.tests.conftest import FakeReceive, subprocess_env
 from ombud.intake.tests.test_mail_corpus import case_open
-from ombud.notify.testing import free_port
+from tests.support.notify import free_port
 
 SECRET = "ZQX-smtp-content-51ab"
 KNOWN = {"team@example.org", "conduct@example.org"}  # the fake routing's team addresses

@@ -15,26 +15,22 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from conftest import PASSWORD, browser
-from ombud.accounts.models import Membership, Role, User
+from ombud.accounts.models import User
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Attachment, Case, Channel, Exclusion, Grant
-from ombud.cases.services import case_content_decrypt
-from ombud.intake.forms_staff import (
-    CHECKLIST_LABELS,
-    StaffReportForm,
-    checklist_rows,
-    event_default,
-)
+from ombud.cases.schema import CHECKLIST_LABELS, checklist_rows
+from ombud.cases.services.keys import case_content_decrypt
+from ombud.intake.forms_staff import StaffReportForm, event_default
 from ombud.intake.models import IntakeDraft
 from ombud.intake.services import SELF_EXCLUDED, intake_draft_save, intake_submit
 from ombud.intake.tests.test_confidentiality import leaks, stored_bytes
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_open
-from ombud.orgs.models import Event
+from ombud.notify.sealing import outbox_open
+from ombud.orgs.models import Event, Membership, Role
 from ombud.portal.services import receipt_open
 
 INTAKE = "/org-a/staff/intake/"

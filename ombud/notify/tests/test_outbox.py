@@ -9,11 +9,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from conftest import browser
-from ombud.accounts.models import PushChannel
-from ombud.notify import testing
-from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_email, outbox_open, push_channel_add
+from ombud.notify.models import OutboxMessage, PushChannel
+from ombud.notify.sealing import outbox_open
+from ombud.notify.services import outbox_email, push_channel_add
 from ombud.notify.tasks import MAX_ATTEMPTS, backoff, outbox_deliver
+from tests.support import notify as testing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

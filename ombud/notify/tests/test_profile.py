@@ -4,10 +4,10 @@ import pytest
 from django.test import Client
 
 from conftest import browser
-from ombud.accounts.models import PushChannel
-from ombud.notify import testing
-from ombud.notify.models import OutboxMessage
-from ombud.notify.services import push_channel_add, push_url_open
+from ombud.notify.models import OutboxMessage, PushChannel
+from ombud.notify.sealing import push_url_open
+from ombud.notify.services import push_channel_add
+from tests.support import notify as testing
 
 PROFILE = "/staff/profile/"
 TOPIC = "ombud-9f8e7d6c5b4a-secret-topic"

@@ -10,11 +10,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from conftest import PASSWORD, browser
-from ombud.accounts.models import Membership, Role
-from ombud.accounts.services import member_role_change
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.lib.errors import ServiceError
+from ombud.orgs.models import Membership, Role
+from ombud.orgs.services import member_role_change
 
 User = get_user_model()
 
@@ -53,7 +53,7 @@ JOIN_PASSWORD = "erin's own chosen passphrase"
 
 def invitation_link(email="erin@a.example") -> str:
     from ombud.notify.models import OutboxMessage
-    from ombud.notify.services import outbox_open
+    from ombud.notify.sealing import outbox_open
 
     (body,) = [
         m["body"]

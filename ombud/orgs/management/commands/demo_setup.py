@@ -3,9 +3,8 @@ import secrets
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from ombud.accounts.models import Membership, Role
 from ombud.accounts.services import user_create
-from ombud.orgs.models import Event, Organisation
+from ombud.orgs.models import Event, Membership, Organisation, Role
 from ombud.orgs.services import organisation_create
 
 DEMO_ORG = "demo"

@@ -3,10 +3,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ombud.lib.staff import staff_view
 from ombud.notify import selectors
 from ombud.notify.services import outbox_retry_failed
 from ombud.notify.tasks import MAX_ATTEMPTS
+from ombud.orgs.decorators import staff_view
 
 
 @staff_view("notify.view_outbox")

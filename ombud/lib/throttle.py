@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from ombud.lib import crypto
-from ombud.portal.models import ThrottleBucket
+from ombud.lib.models import ThrottleBucket
 
 
 def client_ip(request) -> str:

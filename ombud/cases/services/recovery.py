@@ -34,8 +34,14 @@ from django.views.decorators.debug import sensitive_variables
 
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
-from ombud.cases.grants import SCOPE_ALL, SCOPE_CASE, SCOPE_EVENT, GrantResult, _grant
 from ombud.cases.models import Case, PendingAccess, Status
+from ombud.cases.services.grants import (
+    SCOPE_ALL,
+    SCOPE_CASE,
+    SCOPE_EVENT,
+    GrantResult,
+    grants_write,
+)
 from ombud.lib import crypto
 from ombud.lib.crypto import RecoveryKitError
 from ombud.lib.errors import ServiceError
@@ -120,7 +126,7 @@ def recovery_grant(
     _require_chair(actor, organisation)
     private_key = kit_private_key(organisation=organisation, kit_text=kit_text)
     cases = kit_cases(organisation=organisation, scope=scope, number=number, event=event)
-    return _grant(
+    return grants_write(
         actor=actor,
         organisation=organisation,
         grantee=grantee,
@@ -154,7 +160,7 @@ def recovery_restore_pending(*, actor, organisation, kit_text: str, pending) -> 
             results.append(
                 (
                     user,
-                    _grant(
+                    grants_write(
                         actor=actor,
                         organisation=organisation,
                         grantee=user,

@@ -9,11 +9,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from ombud.cases import grants
+from ombud.cases.services import grants, recovery
 from ombud.lib.crypto import RecoveryKitError
 from ombud.lib.errors import ServiceError
-from ombud.lib.staff import staff_view
-from ombud.orgs import recovery
+from ombud.orgs.decorators import staff_view
 
 KIT_HELP = (
     "Paste or type the whole kit, starting with OMBUD-RECOVERY-1. "

@@ -3,7 +3,7 @@
 Access is a Grant row: the case key sealed to the member's public key. Only
 someone who can open the case key can make one: a responder who holds the
 case (with the private key unlocked in their session), or the chair with the
-organisation's recovery kit (ombud.orgs.recovery). Access is never given
+organisation's recovery kit (ombud.cases.services.recovery). Access is never given
 silently: every new grant is an audit event.
 
 The rules, the same whoever grants:
@@ -21,12 +21,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from ombud.accounts.models import Membership
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Exclusion, Grant, PendingAccess, Status
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.orgs.models import Membership
 
 User = get_user_model()
 
@@ -132,7 +132,7 @@ def access_grant(*, actor, private_key: bytes, grantee, cases, scope: str = SCOP
                 f"Your key does not open case #{case.number}; log in again and retry."
             ) from None
 
-    return _grant(
+    return grants_write(
         actor=actor,
         organisation=organisation,
         grantee=grantee,
@@ -145,7 +145,7 @@ def access_grant(*, actor, private_key: bytes, grantee, cases, scope: str = SCOP
 
 
 @sensitive_variables("open_key", "data_key")
-def _grant(
+def grants_write(
     *, actor, organisation, grantee, cases, open_key, strict, audit_type, audit_data
 ) -> GrantResult:
     """The shared part of every grant: checks, then the rows, in one transaction.
