@@ -42,6 +42,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 check: install
 	$(PY) manage.py check --deploy --fail-level WARNING

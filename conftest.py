@@ -44,8 +44,10 @@ def people(db):
     bob = user_create(email="bob@a.example", password=PASSWORD, display_name="Bob")
     dave = user_create(email="dave@a.example", password=PASSWORD, display_name="Dave")
     charlie = user_create(email="charlie@b.example", password=PASSWORD, display_name="Charlie")
-    org_a, kit_a = organisation_create(name="Org A", slug="org-a", chair=alice)
-    org_b, kit_b = organisation_create(name="Org B", slug="org-b", chair=charlie)
+    org_a_new = organisation_create(name="Org A", slug="org-a", chair=alice)
+    org_a, kit_a = org_a_new.organisation, org_a_new.recovery_kit
+    org_b_new = organisation_create(name="Org B", slug="org-b", chair=charlie)
+    org_b, kit_b = org_b_new.organisation, org_b_new.recovery_kit
     for user in (bob, dave):
         Membership.objects.create(user=user, organisation=org_a, role=Role.RESPONDER)
     event_a = Event.objects.create(

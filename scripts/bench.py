@@ -55,7 +55,8 @@ def timed(label, fn, n):
 call_command("migrate", verbosity=0)
 password = "bench password long enough"  # noqa: S105 - throw-away bench accounts
 chair = user_create(email="chair@bench.example", password=password)
-org, kit = organisation_create(name="Bench", slug="bench", chair=chair)
+org_new = organisation_create(name="Bench", slug="bench", chair=chair)
+org, kit = org_new.organisation, org_new.recovery_kit
 for i in range(9):
     Membership.objects.create(
         user=user_create(email=f"r{i}@bench.example", password=password), organisation=org

@@ -9,6 +9,7 @@ the session logged in. allauth provides the authenticators, their forms and
 their management pages (`/accounts/mfa/`)."""
 
 import time
+from dataclasses import dataclass
 from functools import wraps
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -21,10 +22,11 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm
 from allauth.mfa.webauthn.internal.flows import auth as webauthn_auth
-from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
 from ombud.accounts.keys import SESSION_FIELD
+from ombud.accounts.models import User
 from ombud.lib.throttle import client_ip
 
 PENDING = "ombud_mfa_pending"
@@ -69,18 +71,26 @@ def mfa_pending_start(request, user, *, next_url: str, sealed_key: str | None) -
     }
 
 
-def mfa_pending(request) -> tuple[object, str] | tuple[None, None]:
+@dataclass(frozen=True)
+class PasswordStep:
+    """Who passed the password step of this login, and where they go next."""
+
+    user: User
+    next_url: str
+
+
+def mfa_pending(request: HttpRequest) -> PasswordStep | None:
     """(user, next URL) of a password step passed in this session in the last
-    five minutes with the user's current password; (None, None) otherwise."""
+    five minutes with the user's current password, or None."""
     pending = request.session.get(PENDING)
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
-        return None, None
-    user = get_user_model().objects.filter(pk=pending.get("user"), is_active=True).first()
+        return None
+    user = User.objects.filter(pk=pending.get("user") or 0, is_active=True).first()
     if user is None or not constant_time_compare(
         user.get_session_auth_hash(), pending.get("auth_hash") or ""
     ):
-        return None, None
-    return user, pending.get("next") or ""
+        return None
+    return PasswordStep(user, pending.get("next") or "")
 
 
 def mfa_pending_take(request) -> dict:

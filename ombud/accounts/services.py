@@ -1,15 +1,16 @@
+from typing import cast
+
 from django.conf import settings
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import password_validation
 from django.db import transaction
 from django.urls import reverse
 
+from ombud.accounts.models import User
 from ombud.accounts.signals import account_changed, keys_replaced
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.notify.services import email_send
-
-User = get_user_model()
 
 
 def user_create(*, email: str, password: str, display_name: str = "") -> User:
@@ -30,7 +31,9 @@ def user_create(*, email: str, password: str, display_name: str = "") -> User:
     return user
 
 
-def user_private_key_unlock(*, user, password: str) -> bytes:
+def user_private_key_unlock(*, user: User, password: str) -> bytes:
+    if user.private_key_box is None or user.key_salt is None or user.key_params is None:
+        raise ServiceError("This account has no key pair.")
     return crypto.private_key_unlock(user.private_key_box, password, user.key_salt, user.key_params)
 
 
@@ -39,7 +42,7 @@ def _account_changed(user, type: AuditType, data: dict, actor=None) -> None:
     account_changed.send(sender=User, user=user, type=type, data=data, actor=actor)
 
 
-def user_password_change(*, user, old_password: str, new_password: str) -> bytes:
+def user_password_change(*, user: User, old_password: str, new_password: str) -> bytes | None:
     """Re-encrypt the same private key under the new password: every case
     stays readable. Returns the private key for the current session. Other
     sessions end: the session auth hash changes with the password."""
@@ -60,7 +63,7 @@ def user_password_change(*, user, old_password: str, new_password: str) -> bytes
     return private_key
 
 
-def user_password_reset(*, user, new_password: str) -> int:
+def user_password_reset(*, user: User, new_password: str) -> int:
     """A forgotten password: the old private key is lost with it, so the
     account gets a new key pair, and every case it could read waits for
     someone who holds it (or the recovery kit's trustees) to open it again
@@ -76,10 +79,10 @@ def user_password_reset(*, user, new_password: str) -> int:
         user.set_password(new_password)
         user.save()
         waiting = keys_replaced.send(sender=User, user=user)
-    return sum(count for _receiver, count in waiting)
+    return sum(cast(int, count) for _receiver, count in waiting)
 
 
-def password_reset_send(*, user, uid: str, token: str) -> None:
+def password_reset_send(*, user: User, uid: str, token: str) -> None:
     """Queue the reset link for an account that asked for one. The token is
     Django's (an HMAC over the account's state): stored nowhere, dead once
     the password changes or after PASSWORD_RESET_TIMEOUT. The mail is the
@@ -90,7 +93,7 @@ def password_reset_send(*, user, uid: str, token: str) -> None:
         _account_changed(user, AuditType.PASSWORD_RESET_REQUESTED, {"user": user.pk})
 
 
-def mfa_change_audit(*, user, added: bool) -> None:
+def mfa_change_audit(*, user: User, added: bool) -> None:
     """An authenticator was added or removed on allauth's pages: recorded in
     the audit log of every organisation the person belongs to."""
     with transaction.atomic():

@@ -8,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse, reverse_lazy
@@ -49,7 +50,7 @@ class LoginView(auth_views.LoginView):
         if mfa.mfa_enabled(user):
             # Not logged in yet: the second factor comes first, and the key
             # waits outside the session until it is given.
-            response = redirect("login-mfa")
+            response: HttpResponse = redirect("login-mfa")
             sealed = session_key_seal(response, private_key) if private_key else None
             mfa.mfa_pending_start(
                 self.request, user, next_url=self.get_success_url(), sealed_key=sealed
@@ -67,10 +68,11 @@ class LoginView(auth_views.LoginView):
 def login_mfa(request):
     """The second step of logging in: a code from the authenticator app, a
     recovery code, or a security key."""
-    user, next_url = mfa.mfa_pending(request)
-    if user is None:
+    step = mfa.mfa_pending(request)
+    if step is None:
         messages.info(request, "Please log in again.")
         return redirect("login")
+    user, next_url = step.user, step.next_url
     code_form, webauthn_form, posted = mfa.mfa_forms(request, user)
     if posted is not None and posted.is_valid():
         # login() empties a session that was someone else's: what the

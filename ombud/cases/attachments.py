@@ -142,9 +142,9 @@ class AttachmentUploadHandler(MemoryFileUploadHandler):
 
     def file_complete(self, file_size):
         upload = super().file_complete(file_size)
-        if self.received > MAX_TOTAL:
+        if upload is not None and self.received > MAX_TOTAL:
             upload.file = BytesIO()
-            upload.over_limit = True
+            upload.over_limit = True  # type: ignore[attr-defined]  # read by attachments_from_uploaded
         return upload
 
 
@@ -189,7 +189,7 @@ def case_field_seal(case, plaintext: bytes, *, field: str, data_key=None) -> byt
     return crypto.inbox_seal(case.inbox_public_key, plaintext, case_id=case.pk, field=field)
 
 
-def case_field_open(case, blob: bytes, *, field: str, data_key: bytes) -> bytes:
+def case_field_open(case, blob: crypto.Blob, *, field: str, data_key: bytes) -> bytes:
     """Open a field encrypted under the case key or sealed to the case inbox."""
     if crypto.is_inbox_sealed(blob):
         inbox_key = crypto.field_decrypt(
@@ -252,7 +252,7 @@ def _image_resave(image, image_format: str, data: bytes) -> bytes:
     # A JPEG is one picture (an MPO's further frames are other pictures, with
     # EXIF of their own); PNG and WebP may be animated.
     animated = image_format != "JPEG" and getattr(image, "n_frames", 1) > 1
-    params = {}
+    params: dict[str, object] = {}
     if image.format == "JPEG" and orientation == 1:
         image.load()
         clean, params = image, {"quality": "keep"}  # the original's tables: no loss

@@ -36,12 +36,12 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
+from ombud.accounts.models import User
 from ombud.cases.models import Case, Status
 from ombud.cases.tasks import case_escalate, case_meeting_reminder, case_notify_new
 from ombud.lib import crypto
@@ -156,7 +156,7 @@ def meeting_remind(*, case_id: str, number: int) -> str:
 def recipients(*, case):
     """The responders who hold a grant for the case right now and are still
     active members of its organisation, with their push channels."""
-    User = get_user_model()
+
     return (
         User.objects.filter(
             grants__case=case,

@@ -1,7 +1,7 @@
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS
 
+from ombud.accounts.models import User
 from ombud.cases.models import (
     TRANSITIONS,
     Decision,
@@ -12,8 +12,6 @@ from ombud.cases.models import (
 from ombud.cases.services.base import MESSAGE_MAX
 from ombud.cases.services.workflow import MANUAL_STATUSES, MEETING_SECTIONS
 from ombud.orgs.models import ResponseType
-
-User = get_user_model()
 
 
 class CaseForm(forms.Form):
@@ -28,7 +26,7 @@ class CaseForm(forms.Form):
         forms are a bare button, hidden, or in a closed panel, and show no
         errors of their own."""
         problems = [
-            error if name == NON_FIELD_ERRORS else f"{self[name].label}: {error}"
+            str(error) if name == NON_FIELD_ERRORS else f"{self[name].label}: {error}"
             for name, errors in self.errors.items()
             for error in errors
         ]
@@ -70,15 +68,15 @@ class StatusForm(CaseForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         allowed = TRANSITIONS[self.case.status] & MANUAL_STATUSES
-        self.fields["status"].choices = [(s, Status(s).label) for s in Status if s in allowed]
+        self.fields["status"].choices = [(s, Status(s).label) for s in Status if s in allowed]  # type: ignore[attr-defined]
 
 
 class AssignForm(CaseForm):
-    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody")
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody")  # type: ignore[var-annotated]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = User.objects.filter(grants__case=self.case).order_by(
+        self.fields["assignee"].queryset = User.objects.filter(grants__case=self.case).order_by(  # type: ignore[attr-defined]
             "display_name"
         )
         self.fields["assignee"].initial = self.case.assignee_id
@@ -174,20 +172,20 @@ class DecisionForm(CaseForm):
 
 
 class ApproveForm(CaseForm):
-    decision = forms.ModelChoiceField(queryset=None)
+    decision = forms.ModelChoiceField(queryset=None)  # type: ignore[var-annotated]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["decision"].queryset = Decision.objects.filter(case=self.case, is_final=False)
+        self.fields["decision"].queryset = Decision.objects.filter(case=self.case, is_final=False)  # type: ignore[attr-defined]
 
 
 class ResponseDoneForm(CaseForm):
-    response = forms.ModelChoiceField(queryset=None)
+    response = forms.ModelChoiceField(queryset=None)  # type: ignore[var-annotated]
     done = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["response"].queryset = DecisionResponse.objects.filter(decision__case=self.case)
+        self.fields["response"].queryset = DecisionResponse.objects.filter(decision__case=self.case)  # type: ignore[attr-defined]
 
 
 class AppealForm(CaseForm):
@@ -201,14 +199,14 @@ class AppealForm(CaseForm):
 class DashboardFilterForm(forms.Form):
     """GET filters; anything unknown is ignored rather than an error."""
 
-    event = forms.ModelChoiceField(queryset=None, required=False, empty_label="All events")
+    event = forms.ModelChoiceField(queryset=None, required=False, empty_label="All events")  # type: ignore[var-annotated]
     status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
-    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Anyone")
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Anyone")  # type: ignore[var-annotated]
 
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["event"].queryset = organisation.events.all()
-        self.fields["assignee"].queryset = User.objects.filter(
+        self.fields["event"].queryset = organisation.events.all()  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = User.objects.filter(  # type: ignore[attr-defined]
             memberships__organisation=organisation
         ).order_by("display_name")
 
@@ -227,10 +225,10 @@ class ReportedMessageForm(CaseForm):
 
 
 class ReportedApproveForm(CaseForm):
-    message = forms.ModelChoiceField(queryset=None)
+    message = forms.ModelChoiceField(queryset=None)  # type: ignore[var-annotated]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["message"].queryset = ReportedPersonMessage.objects.filter(
+        self.fields["message"].queryset = ReportedPersonMessage.objects.filter(  # type: ignore[attr-defined]
             case=self.case, sent_at__isnull=True
         )

@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Status(models.TextChoices):
@@ -136,9 +137,11 @@ class Case(models.Model):
 
     @property
     def meeting_overdue(self) -> bool:
-        from django.utils import timezone
-
-        return self.meeting_pending and self.meeting_due_at < timezone.now()
+        return (
+            self.meeting_pending
+            and self.meeting_due_at is not None
+            and self.meeting_due_at < timezone.now()
+        )
 
     @property
     def unacknowledged_urgent(self) -> bool:
@@ -147,7 +150,7 @@ class Case(models.Model):
     @property
     def reporter_status(self) -> str:
         """The case status in the words a reporter sees."""
-        return REPORTER_STATUS.get(self.status, "the team is reviewing it")
+        return REPORTER_STATUS.get(Status(self.status), "the team is reviewing it")
 
 
 class Submission(models.Model):

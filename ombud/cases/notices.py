@@ -10,10 +10,10 @@ from ombud.notify.sealing import entitlement_check_register
 def case_holder_entitled(message: OutboxMessage) -> bool:
     """A notification about a case goes only to someone who holds the case
     now: recusal or exclusion after it was queued stops it."""
-    if message.case_id is None or message.user_id is None:
+    if message.case is None or message.user_id is None:
         return True
     return Grant.objects.filter(
-        case_id=message.case_id,
+        case_id=message.case.pk,
         user_id=message.user_id,
         user__is_active=True,
         user__memberships__organisation_id=message.case.organisation_id,

@@ -162,7 +162,7 @@ def report_rows(content: ReportContent) -> list[tuple[str, str]]:
     addition (only a description) reads as "Added information"."""
     if set(content) == {"description"}:
         return [("Added information", content["description"])]
-    choices = dict(PublicStatementConsent.choices)
+    choices: dict[object, str] = dict(PublicStatementConsent.choices)
     rows = []
     for field in FIELDS:
         value = content.get(field.name)
@@ -171,7 +171,7 @@ def report_rows(content: ReportContent) -> list[tuple[str, str]]:
         elif isinstance(value, bool):
             value = "Yes" if value else "No"
         if value not in (None, ""):
-            rows.append((field.label, value))
+            rows.append((field.label, str(value)))
     return rows
 
 
@@ -183,5 +183,5 @@ def checklist_rows(content: ReportContent) -> list[tuple[str, str]]:
         if isinstance(value, bool):
             value = "Yes" if value else ""
         if value not in (None, ""):
-            rows.append((label, value))
+            rows.append((label, str(value)))
     return rows

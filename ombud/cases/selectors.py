@@ -4,20 +4,19 @@ Grant: a case without a grant does not exist for that person (404)."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
 
+from ombud.accounts.models import User
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, ConsentRecord, Exclusion, Grant, Message, Status
+from ombud.orgs.models import Event, Organisation
 
-User = get_user_model()
 
-
-def cases_for_responder(*, user, organisation):
+def cases_for_responder(*, user: User, organisation: Organisation):
     return (
         Case.objects.filter(organisation=organisation, grants__user=user)
         .select_related("event")
@@ -25,7 +24,7 @@ def cases_for_responder(*, user, organisation):
     )
 
 
-def case_counts_for_responder(*, user, organisation) -> dict:
+def case_counts_for_responder(*, user: User, organisation: Organisation) -> dict:
     rows = (
         cases_for_responder(user=user, organisation=organisation)
         .order_by()
@@ -35,7 +34,7 @@ def case_counts_for_responder(*, user, organisation) -> dict:
     return {row["status"]: row["n"] for row in rows}
 
 
-def case_get_for_responder(*, user, organisation, number: int) -> Case:
+def case_get_for_responder(*, user: User, organisation: Organisation, number: int) -> Case:
     case = (
         cases_for_responder(user=user, organisation=organisation)
         .select_related("organisation")
@@ -47,22 +46,22 @@ def case_get_for_responder(*, user, organisation, number: int) -> Case:
     return case
 
 
-def case_grant(*, case, user) -> Grant:
+def case_grant(*, case: Case, user: User) -> Grant:
     grant = Grant.objects.filter(case=case, user=user).first()
     if grant is None:
         raise Http404("No such case.")
     return grant
 
 
-def case_exclusions(*, case):
+def case_exclusions(*, case: Case):
     return Exclusion.objects.filter(case=case).select_related("user").order_by("created_at")
 
 
-def case_team_with_access(*, case):
+def case_team_with_access(*, case: Case):
     return Grant.objects.filter(case=case).select_related("user").order_by("created_at")
 
 
-def case_consents(*, case):
+def case_consents(*, case: Case):
     """The reporter's consent records, newest (the one in force) first."""
     return ConsentRecord.objects.filter(case=case)
 
@@ -75,7 +74,7 @@ class TimelineEntry:
     text: str = ""
 
 
-def case_timeline(*, case, content) -> list[TimelineEntry]:
+def case_timeline(*, case: Case, content) -> list[TimelineEntry]:
     """Everything that happened on a case in time order: the reporter's
     submissions and messages, the team's notes, meeting, decisions, appeals,
     and the audit trail (labels only: the log holds no content)."""
@@ -120,9 +119,10 @@ def case_timeline(*, case, content) -> list[TimelineEntry]:
     actor_ids = {e.actor_id for e in events if e.actor_id}
     names = {u.pk: str(u) for u in User.objects.filter(pk__in=actor_ids)}
     for event in events:
-        who = names.get(
-            event.actor_id, "the reporter" if event.actor_id is None else "a former member"
-        )
+        if event.actor_id is None:
+            who = "the reporter"
+        else:
+            who = names.get(event.actor_id, "a former member")
         entries.append(TimelineEntry(event.created_at, "audit", f"{event.type_label} ({who})"))
     return sorted(entries, key=lambda e: e.at)
 
@@ -130,7 +130,14 @@ def case_timeline(*, case, content) -> list[TimelineEntry]:
 DASHBOARD_OPEN = [Status.NEW, Status.ACKNOWLEDGED, Status.REOPENED]
 
 
-def dashboard_cases(*, user, organisation, event=None, status=None, assignee=None):
+def dashboard_cases(
+    *,
+    user: User,
+    organisation: Organisation,
+    event: Event | None = None,
+    status=None,
+    assignee: User | None = None,
+):
     """The cases on a responder's dashboard, most pressing first: urgent and
     unacknowledged, then overdue meetings and follow-ups, then the rest. A
     constant number of queries whatever the number of cases."""

@@ -18,7 +18,7 @@ from ombud.orgs.decorators import staff_view
 class GrantForm(forms.Form):
     """Whom to give access and to which cases; nothing else is read."""
 
-    member = forms.ModelChoiceField(
+    member = forms.ModelChoiceField(  # type: ignore[var-annotated]
         queryset=None,
         label="Team member",
         empty_label="Choose a member",
@@ -34,7 +34,7 @@ class GrantForm(forms.Form):
 
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = grants.grantable_members(organisation=organisation)
+        self.fields["member"].queryset = grants.grantable_members(organisation=organisation)  # type: ignore[attr-defined]
 
 
 @never_cache

@@ -36,7 +36,7 @@ class KitForm(forms.Form):
 
 class PendingRestoreForm(forms.Form):
     kit = kit_field()
-    pending = forms.ModelMultipleChoiceField(
+    pending = forms.ModelMultipleChoiceField(  # type: ignore[var-annotated]
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
         label="Restore access for",
@@ -45,15 +45,15 @@ class PendingRestoreForm(forms.Form):
 
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["pending"].queryset = grants.pending_for_organisation(organisation=organisation)
-        self.fields["pending"].label_from_instance = lambda p: (
+        self.fields["pending"].queryset = grants.pending_for_organisation(organisation=organisation)  # type: ignore[attr-defined]
+        self.fields["pending"].label_from_instance = lambda p: (  # type: ignore[attr-defined]
             f"{p.user} — case #{p.case.number} ({p.case.event.name})"
         )
 
 
 class KitGrantForm(forms.Form):
     kit = kit_field()
-    member = forms.ModelChoiceField(queryset=None, label="Team member", empty_label="Choose")
+    member = forms.ModelChoiceField(queryset=None, label="Team member", empty_label="Choose")  # type: ignore[var-annotated]
     scope = forms.ChoiceField(
         choices=[
             (grants.SCOPE_CASE, "One case"),
@@ -65,12 +65,12 @@ class KitGrantForm(forms.Form):
         label="Cases",
     )
     number = forms.IntegerField(label="Case number", required=False, min_value=1)
-    event = forms.ModelChoiceField(queryset=None, label="Event", required=False)
+    event = forms.ModelChoiceField(queryset=None, label="Event", required=False)  # type: ignore[var-annotated]
 
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = grants.grantable_members(organisation=organisation)
-        self.fields["event"].queryset = organisation.events.all()
+        self.fields["member"].queryset = grants.grantable_members(organisation=organisation)  # type: ignore[attr-defined]
+        self.fields["event"].queryset = organisation.events.all()  # type: ignore[attr-defined]
 
 
 def _kit_error(form, error) -> None:
@@ -134,7 +134,7 @@ def recovery_restore(request, organisation):
             "organisation": organisation,
             "pending_form": pending_form,
             "grant_form": grant_form,
-            "has_pending": pending_form.fields["pending"].queryset.exists(),
+            "has_pending": pending_form.fields["pending"].queryset.exists(),  # type: ignore[attr-defined]
         },
         status=status,
     )

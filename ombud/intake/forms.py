@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 
@@ -34,7 +36,7 @@ class AttachmentsField(forms.FileField):
 
 def _form_field(field: ReportField) -> forms.Field:
     """The form field for one field of the report schema."""
-    common = {
+    common: dict[str, Any] = {
         "label": field.label,
         "help_text": field.help_text,
         "required": False,
@@ -55,13 +57,7 @@ def _form_field(field: ReportField) -> forms.Field:
     return forms.CharField(**common, max_length=field.max_length, widget=widget)
 
 
-# The schema's fields as a form, for ReportForm to refine.
-_SchemaForm = type(forms.Form)(
-    "_SchemaForm", (forms.Form,), {field.name: _form_field(field) for field in schema.FIELDS}
-)
-
-
-class ReportForm(_SchemaForm):
+class ReportForm(forms.Form):
     """The fields of the procedure's "Report data" (DESIGN §2), from the
     report schema. Everything but the description is optional: people should
     report even when unsure."""
@@ -91,17 +87,22 @@ class ReportForm(_SchemaForm):
 
     def __init__(self, *args, responders=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["exclude"].choices = [(str(m.user_id), str(m.user)) for m in responders]
+        self.responder_choices = [(str(m.user_id), str(m.user)) for m in responders]
+        self.exclude_field.choices = self.responder_choices
 
     def clean_consent_public(self):
         return self.cleaned_data.get("consent_public") or PublicStatementConsent.NO
 
     def clean(self):
-        cleaned = super().clean()
-        choices = self.fields["exclude"].choices
-        if choices and len(cleaned.get("exclude") or []) >= len(choices):
+        super().clean()
+        choices = self.responder_choices
+        if choices and len(self.cleaned_data.get("exclude") or []) >= len(choices):
             self.add_error("exclude", "Leave at least one responder who can read your report.")
-        return cleaned
+        return self.cleaned_data
+
+    @property
+    def exclude_field(self) -> forms.MultipleChoiceField:
+        return cast(forms.MultipleChoiceField, self.fields["exclude"])
 
     def sections(self):
         return [(legend, [self[name] for name in names]) for legend, names in self.SECTIONS]
@@ -115,4 +116,12 @@ class ReportForm(_SchemaForm):
         }
         for key in ("incident_date", "incident_time"):
             data[key] = data[key].isoformat() if data.get(key) else ""
-        return data  # type: ignore[return-value]  # keys checked by the schema test
+        return cast(ReportContent, data)
+
+
+# Every field of the report schema, in its order, refined by the fields the
+# class declares (the description) and followed by the ones only the form has.
+ReportForm.declared_fields = ReportForm.base_fields = {
+    **{field.name: _form_field(field) for field in schema.FIELDS},
+    **ReportForm.declared_fields,
+}

@@ -4,6 +4,7 @@ person. The content keeps the public form's keys, so both read the same on
 the case page; the checklist adds the keys in CHECKLIST_LABELS."""
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -161,12 +162,13 @@ class StaffReportForm(ReportForm):
                 self.fields[name].help_text = help_text
         files = self.fields["attachments"]
         files.help_text += " Drafts do not keep files: attach them when you send the report."
-        self.fields["exclude"].choices = [
+        self.exclude_field.choices = [
             (value, f"{label} (you, taking this report)" if value == str(actor.pk) else label)
-            for value, label in self.fields["exclude"].choices
+            for value, label in self.responder_choices
         ]
-        self.fields["event"].queryset = events_taking_reports(organisation=organisation)
-        default = event_default(list(self.fields["event"].queryset))
+        events = cast(forms.ModelChoiceField, self.fields["event"])
+        events.queryset = events_taking_reports(organisation=organisation)
+        default = event_default(list(events.queryset))
         if default is not None and "event" not in self.initial:
             self.initial["event"] = default.slug
             self.initial.setdefault(
@@ -213,9 +215,9 @@ class StaffReportForm(ReportForm):
     def content(self) -> ReportContent:
         """The public form's content plus the checklist; an empty time of
         intake means now."""
-        data = super().content()
+        data: dict[str, Any] = dict(super().content())
         event = data.pop("event")
         intake_at = data.get("intake_at") or timezone.now().astimezone(ZoneInfo(event.timezone))
         data["intake_at"] = intake_at.isoformat(timespec="minutes")
         data["taken_by"] = str(self.actor)
-        return data
+        return cast(ReportContent, data)

@@ -12,6 +12,7 @@ a failure (both can quote the mail): only UIDs and exception class names."""
 import logging
 import ssl
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -50,6 +51,7 @@ def imap_connect() -> BaseMailBox:
     """A logged-in mailbox with the team folder selected, as configured."""
     host, port = settings.OMBUD_IMAP_HOST, settings.OMBUD_IMAP_PORT
     security = settings.OMBUD_IMAP_SECURITY
+    box: BaseMailBox
     if security == "tls":
         box = MailBox(host, port, timeout=TIMEOUT, ssl_context=_ssl_context())
     elif security == "starttls":
@@ -87,7 +89,7 @@ def imap_poll(*, after_receive=None) -> PollResult:
             for message in box.fetch(mark_seen=False, bulk=BATCH):
                 if message.uid is None:
                     continue
-                if _receive(message, after_receive):
+                if _receive(cast(RawMessage, message), after_receive):
                     box.delete(message.uid)
                     result.taken_in += 1
                 else:

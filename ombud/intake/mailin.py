@@ -36,12 +36,14 @@ from ombud.cases.attachments import (
     MAX_BYTES,
     MAX_FILES,
     MAX_TOTAL,
+    Upload,
     attachments_store,
     attachments_validate,
     case_field_seal,
     content_type_detect,
 )
 from ombud.cases.models import Case, Channel, MailThreadRef, Message, PublicStatementConsent
+from ombud.cases.schema import ReportContent
 from ombud.cases.services.mail import (
     case_mail_tag,
     mail_header_text,
@@ -190,10 +192,10 @@ def route_find(recipients: list[str]) -> Route | None:
     wanted = {a.lower() for a in recipients} | {address_base(a) for a in recipients}
     if not wanted:
         return None
-    events = [e for e in _team_address_events() if e.address in wanted]
+    events = [e for e in _team_address_events() if e.address in wanted]  # type: ignore[attr-defined]
     for recipient in recipients:
         keys = {recipient.lower(), address_base(recipient)}
-        matching = [e for e in events if e.address in keys]
+        matching = [e for e in events if e.address in keys]  # type: ignore[attr-defined]
         if matching:
             organisation_id = max(matching, key=_event_rank).organisation_id
             event = max(
@@ -219,7 +221,7 @@ def _own_address(sender: str, *, organisation) -> bool:
 
 
 def _team_address_events() -> list[Event]:
-    """Every event with a team address, its address lower-cased. Mail is
+    """Every event with a team address, its address lower-cased (`address`). Mail is
     matched against them here, not in SQL: a query with a sender's or a Cc'd
     person's address as a parameter would put it in the SQL log."""
     return list(
@@ -271,7 +273,11 @@ def _case_answered(mail: ParsedMail, *, route: Route, recipients) -> tuple[Case 
     case starts a new case."""
     tags = tags_in(mail.subject, recipients)
     tagged = Case.objects.filter(mail_tag_lookup__in=[mail_tag_lookup(t) for t in tags])
-    tag_hits = {bytes(lookup): pk for lookup, pk in tagged.values_list("mail_tag_lookup", "pk")}
+    tag_hits = {
+        bytes(lookup): pk
+        for lookup, pk in tagged.values_list("mail_tag_lookup", "pk")
+        if lookup is not None
+    }
     thread_cases = set(
         MailThreadRef.objects.filter(
             lookup__in=[mail_thread_lookup(i) for i in mail.thread_ids]
@@ -291,7 +297,9 @@ def _case_answered(mail: ParsedMail, *, route: Route, recipients) -> tuple[Case 
 def _files_checked(files) -> tuple[list, list[str]]:
     """The files we keep, and a line for each one we do not (by name, for the
     case text only: a refused file never refuses the mail)."""
-    uploads, notes, total = [], [], 0
+    uploads: list[Upload] = []
+    notes: list[str] = []
+    total = 0
     for name, data in files:
         if not data:
             reason = "empty"
@@ -334,7 +342,7 @@ def _case_new(mail: ParsedMail, *, route: Route, uploads, notes) -> Case:
             organisation=event.organisation, is_standing=True, accepts_reports=True
         ).first()
         event = standing or event  # case_submit refuses a closed event: quarantined
-    content = {
+    content: ReportContent = {
         "description": description,
         "reporter_name": mail.sender_name,
         "reporter_contact": mail.sender,
@@ -344,13 +352,14 @@ def _case_new(mail: ParsedMail, *, route: Route, uploads, notes) -> Case:
     }
     tags = []
     try:
-        case, receipt = case_submit(
+        filed = case_submit(
             event=event,
             content=content,
             channel=Channel.EMAIL,
             attachments=uploads,
             case_hook=lambda case, key: tags.append(case_mail_tag(case=case, data_key=key)),
         )
+        case, receipt = filed.case, filed.receipt
     except ServiceError:
         # A closed event without an open standing event, or nobody who could
         # read the case: kept aside for the chairs rather than lost.
@@ -440,7 +449,7 @@ def _quarantine(route: Route | None, *, reason: str) -> MailOutcome:
     """Kept aside by the transport. The chairs of the organisation it was for
     are told that it exists, never what it says."""
     organisation = route.organisation if route else None
-    if organisation is not None:
+    if route is not None and organisation is not None:
         with transaction.atomic():
             audit_log(
                 organisation=organisation,

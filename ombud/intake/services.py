@@ -9,14 +9,17 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
-from ombud.cases.models import Case, Channel
-from ombud.cases.services.submit import case_submit
+from ombud.cases.models import Channel
+from ombud.cases.schema import ReportContent
+from ombud.cases.services.submit import Filed, case_submit
 from ombud.cases.services.workflow import case_flags_update
 from ombud.intake.models import IntakeDraft
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
+from ombud.orgs.models import Event, Organisation
 
 DRAFT_GONE = "This draft was sent or deleted in the meantime (perhaps in another tab)."
 SELF_EXCLUDED = (
@@ -36,12 +39,19 @@ def _require(actor, organisation, *, event=None, draft=None) -> None:
         raise PermissionDenied
 
 
-def intake_draft_save(*, actor, organisation, event, fields: dict, draft=None) -> IntakeDraft:
+def intake_draft_save(
+    *,
+    actor: User,
+    organisation: Organisation,
+    event: Event,
+    fields: dict,
+    draft: IntakeDraft | None = None,
+) -> IntakeDraft:
     """Save what has been written so far, sealed to the author's public key:
     only the author, logged in, can open it again."""
     _require(actor, organisation, event=event, draft=draft)
     # A sealed box, as a case key is wrapped for a person (DESIGN §5).
-    box = crypto.data_key_seal(actor.public_key, json.dumps(fields).encode())
+    box = crypto.data_key_seal(actor.public_key, json.dumps(fields).encode())  # type: ignore[arg-type]  # _require: a key pair
     with transaction.atomic():
         if draft is None:
             draft = IntakeDraft.objects.create(
@@ -60,7 +70,7 @@ def intake_draft_save(*, actor, organisation, event, fields: dict, draft=None) -
     return draft
 
 
-def intake_draft_open(*, actor, draft, private_key: bytes) -> dict:
+def intake_draft_open(*, actor: User, draft: IntakeDraft, private_key: bytes) -> dict:
     """The fields of one's own draft. Not audited: nobody but its author can
     ever open it. DecryptionError when it was sealed to an earlier key pair
     (before a password reset)."""
@@ -69,7 +79,7 @@ def intake_draft_open(*, actor, draft, private_key: bytes) -> dict:
     return json.loads(crypto.data_key_unseal(private_key, draft.box))
 
 
-def intake_draft_delete(*, actor, organisation, draft) -> None:
+def intake_draft_delete(*, actor: User, organisation: Organisation, draft: IntakeDraft) -> None:
     _require(actor, organisation, draft=draft)
     with transaction.atomic():
         if not IntakeDraft.objects.filter(pk=draft.pk, author=actor).delete()[0]:
@@ -84,15 +94,15 @@ def intake_draft_delete(*, actor, organisation, draft) -> None:
 
 def intake_submit(
     *,
-    actor,
-    organisation,
-    event,
-    content: dict,
+    actor: User,
+    organisation: Organisation,
+    event: Event,
+    content: ReportContent,
     urgent: bool = False,
     excluded_user_ids=(),
     attachments=(),
-    draft=None,
-) -> tuple[Case, str]:
+    draft: IntakeDraft | None = None,
+) -> Filed:
     """File a report taken in person: `case_submit` on the in-person channel,
     the reporter's request for law enforcement (`content`'s checklist key)
     recorded as the case flag, the draft it was written in deleted, and who
@@ -106,7 +116,7 @@ def intake_submit(
         # First, so that the same draft sent from two tabs makes one case.
         if draft is not None and not IntakeDraft.objects.filter(pk=draft.pk).delete()[0]:
             raise ServiceError(DRAFT_GONE)
-        case, receipt = case_submit(
+        filed = case_submit(
             event=event,
             content=content,
             urgent=urgent,
@@ -114,6 +124,7 @@ def intake_submit(
             channel=Channel.IN_PERSON,
             attachments=attachments,
         )
+        case = filed.case
         if law_enforcement:
             case_flags_update(
                 actor=actor,
@@ -133,4 +144,4 @@ def intake_submit(
                 "draft": draft is not None,
             },
         )
-    return case, receipt
+    return filed

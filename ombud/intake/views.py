@@ -32,13 +32,14 @@ def report(request, org_slug, event_slug):
     if request.method == "POST":
         if form.is_valid():
             try:
-                case, receipt = case_submit(
+                filed = case_submit(
                     event=event,
                     content=form.content(),
                     urgent=form.cleaned_data["ongoing"],
                     excluded_user_ids=form.cleaned_data["exclude"],
                     attachments=form.cleaned_data["attachments"],
                 )
+                case, receipt = filed.case, filed.receipt
             except ServiceError as e:
                 form.add_error(None, str(e))
             else:

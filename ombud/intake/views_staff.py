@@ -105,7 +105,7 @@ def _intake_page(request, organisation, *, draft):
                     draft=draft,
                 )
             else:
-                case, receipt = services.intake_submit(
+                filed = services.intake_submit(
                     actor=request.user,
                     organisation=organisation,
                     event=form.cleaned_data["event"],
@@ -115,6 +115,7 @@ def _intake_page(request, organisation, *, draft):
                     attachments=form.cleaned_data["attachments"],
                     draft=draft,
                 )
+                case, receipt = filed.case, filed.receipt
         except ServiceError as e:
             form.add_error(None, str(e))
         else:

@@ -37,6 +37,10 @@ class RecoveryKitError(ValueError):
     """A recovery kit text is malformed, truncated or for another organisation."""
 
 
+# What a BinaryField gives back: bytes on SQLite, memoryview on PostgreSQL.
+Blob = bytes | memoryview
+
+
 def data_key_new() -> bytes:
     return nacl.utils.random(KEY_BYTES)
 
@@ -58,7 +62,7 @@ def field_encrypt(data_key: bytes, plaintext: bytes, *, case_id, field: str) -> 
     return bytes([FIELD_VERSION]) + nonce + ciphertext
 
 
-def field_decrypt(data_key: bytes, blob: bytes, *, case_id, field: str) -> bytes:
+def field_decrypt(data_key: bytes, blob: Blob, *, case_id, field: str) -> bytes:
     blob = bytes(blob)
     if not blob or blob[0] != FIELD_VERSION:
         raise DecryptionError
@@ -77,7 +81,7 @@ def json_encrypt(data_key: bytes, value, *, case_id, field: str) -> bytes:
     return field_encrypt(data_key, plaintext, case_id=case_id, field=field)
 
 
-def json_decrypt(data_key: bytes, blob: bytes, *, case_id, field: str):
+def json_decrypt(data_key: bytes, blob: Blob, *, case_id, field: str):
     return json.loads(field_decrypt(data_key, blob, case_id=case_id, field=field))
 
 
@@ -90,12 +94,12 @@ def keypair_new() -> tuple[bytes, bytes]:
     return bytes(private.public_key), bytes(private)
 
 
-def data_key_seal(public_key: bytes, data_key: bytes) -> bytes:
+def data_key_seal(public_key: Blob, data_key: bytes) -> bytes:
     """Wrap a case key for one holder; anyone can wrap, only the holder can open."""
     return nacl.public.SealedBox(nacl.public.PublicKey(bytes(public_key))).encrypt(data_key)
 
 
-def data_key_unseal(private_key: bytes, wrapped: bytes) -> bytes:
+def data_key_unseal(private_key: Blob, wrapped: Blob) -> bytes:
     try:
         return nacl.public.SealedBox(nacl.public.PrivateKey(bytes(private_key))).decrypt(
             bytes(wrapped)
@@ -108,7 +112,7 @@ def secretbox_seal(key: bytes, plaintext: bytes) -> bytes:
     return bytes(nacl.secret.SecretBox(key).encrypt(plaintext))
 
 
-def secretbox_open(key: bytes, blob: bytes) -> bytes:
+def secretbox_open(key: bytes, blob: Blob) -> bytes:
     try:
         return nacl.secret.SecretBox(key).decrypt(bytes(blob))
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
@@ -125,12 +129,12 @@ def secretbox_open(key: bytes, blob: bytes) -> bytes:
 INBOX_VERSION = 2
 
 
-def inbox_seal(public_key: bytes, plaintext: bytes, *, case_id, field: str) -> bytes:
+def inbox_seal(public_key: Blob, plaintext: bytes, *, case_id, field: str) -> bytes:
     box = nacl.public.SealedBox(nacl.public.PublicKey(bytes(public_key)))
     return bytes([INBOX_VERSION]) + box.encrypt(_field_aad(case_id, field) + b"\0" + plaintext)
 
 
-def inbox_open(private_key: bytes, blob: bytes, *, case_id, field: str) -> bytes:
+def inbox_open(private_key: Blob, blob: Blob, *, case_id, field: str) -> bytes:
     blob = bytes(blob)
     if not blob or blob[0] != INBOX_VERSION:
         raise DecryptionError
@@ -141,7 +145,7 @@ def inbox_open(private_key: bytes, blob: bytes, *, case_id, field: str) -> bytes
     return plaintext[len(prefix) :]
 
 
-def is_inbox_sealed(blob: bytes) -> bool:
+def is_inbox_sealed(blob: Blob) -> bool:
     return bool(blob) and bytes(blob[:1]) == bytes([INBOX_VERSION])
 
 
@@ -166,7 +170,7 @@ class Argon2Params:
         }
 
 
-def _password_key(password: str, salt: bytes, params: Argon2Params) -> bytes:
+def _password_key(password: str, salt: Blob, params: Argon2Params) -> bytes:
     return argon2.low_level.hash_secret_raw(
         password.encode(),
         bytes(salt),
@@ -189,7 +193,7 @@ def private_key_lock(private_key: bytes, password: str) -> tuple[bytes, bytes, d
     return box, salt, params.as_dict()
 
 
-def private_key_unlock(box: bytes, password: str, salt: bytes, params: dict) -> bytes:
+def private_key_unlock(box: Blob, password: str, salt: Blob, params: dict) -> bytes:
     return secretbox_open(_password_key(password, salt, Argon2Params(**params)), box)
 
 
@@ -231,7 +235,7 @@ def receipt_lookup(receipt: str) -> bytes:
     ).digest()
 
 
-def receipt_wrap_key(receipt: str, salt: bytes) -> bytes:
+def receipt_wrap_key(receipt: str, salt: Blob) -> bytes:
     return _hkdf(receipt_normalise(receipt).encode(), salt=bytes(salt), info=b"ombud:receipt-wrap")
 
 
@@ -286,7 +290,7 @@ def email_lookup(email: str) -> bytes:
     ).digest()
 
 
-def email_wrap_key(email: str, salt: bytes) -> bytes:
+def email_wrap_key(email: str, salt: Blob) -> bytes:
     """Opens the case key for a reporter who proves they read that mailbox.
     The pepper is mixed in, so a database copy plus a guessed address is not
     enough."""

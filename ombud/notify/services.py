@@ -73,7 +73,7 @@ def outbox_email(
     user no longer holds a grant for the case when its turn comes. `headers`
     (e.g. Message-ID, In-Reply-To) and `reply_to` are sealed with the rest;
     ValueError for a header that is not one line."""
-    payload = {"to": to, "subject": subject, "body": body}
+    payload: dict[str, object] = {"to": to, "subject": subject, "body": body}
     if headers:
         for name, value in headers.items():
             if not _HEADER_NAME.fullmatch(name):

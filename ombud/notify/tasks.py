@@ -63,7 +63,7 @@ def _send_email(payload: dict) -> None:
 
 def _send_push(message: OutboxMessage, payload: dict) -> None:
     try:
-        url = push_url_open(message.channel)
+        url = push_url_open(message.channel)  # type: ignore[arg-type]  # None: caught below
     except Exception:
         raise PushURLUnusable from None
     notifier = apprise.Apprise()

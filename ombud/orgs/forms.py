@@ -56,7 +56,8 @@ class EventForm(forms.ModelForm):
         return name
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if (
             cleaned.get("starts_on")
             and cleaned.get("ends_on")
@@ -108,7 +109,8 @@ class OrganisationSettingsForm(forms.ModelForm):
     CLOCK_MAX = 32767
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name in ("escalation_minutes", "meeting_hours", "followup_days"):
             if cleaned.get(name) == 0:
                 self.add_error(name, "Must be at least 1.")
@@ -147,7 +149,8 @@ class InvitationAcceptForm(forms.Form):
         self.email = email
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         p1, p2 = cleaned.get("new_password1"), cleaned.get("new_password2")
         if p1 and p2 and p1 != p2:
             self.add_error("new_password2", "The two passwords do not match.")

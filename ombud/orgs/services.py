@@ -1,10 +1,11 @@
 import base64
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.dispatch import receiver
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from ombud.accounts.mfa import mfa_enabled
+from ombud.accounts.models import User
 from ombud.accounts.services import user_create, user_private_key_unlock
 from ombud.accounts.signals import account_changed
 from ombud.audit.services import audit_log
@@ -32,8 +34,6 @@ from ombud.orgs.models import (
     Role,
 )
 
-User = get_user_model()
-
 
 def _changes_apply(obj, fields: dict, allowed) -> list[str]:
     """Set the allowed fields whose value differs; returns their names, sorted,
@@ -44,7 +44,16 @@ def _changes_apply(obj, fields: dict, allowed) -> list[str]:
     return changed
 
 
-def organisation_create(*, name: str, slug: str, chair) -> tuple[Organisation, str]:
+@dataclass(frozen=True)
+class NewOrganisation:
+    """An organisation just created, and its recovery kit: shown to the
+    chair once and never stored (only the public half of the key is kept)."""
+
+    organisation: Organisation
+    recovery_kit: str
+
+
+def organisation_create(*, name: str, slug: str, chair: User) -> NewOrganisation:
     """Create an organisation with its recovery key pair and standing event.
 
     Returns the organisation and its recovery kit text, which is shown to the
@@ -71,10 +80,10 @@ def organisation_create(*, name: str, slug: str, chair) -> tuple[Organisation, s
             actor=chair,
             data={"chair": chair.pk},
         )
-    return organisation, crypto.recovery_kit_encode(organisation.pk, private_key)
+    return NewOrganisation(organisation, crypto.recovery_kit_encode(organisation.pk, private_key))
 
 
-def event_create(*, actor, organisation, **fields) -> Event:
+def event_create(*, actor: User, organisation: Organisation, **fields) -> Event:
     if not actor.has_perm("orgs.manage_events", organisation):
         raise PermissionDenied
     fields.setdefault("slug", slugify(fields["name"])[:60])
@@ -94,7 +103,7 @@ def event_create(*, actor, organisation, **fields) -> Event:
     return event
 
 
-def event_update(*, actor, event, **fields) -> Event:
+def event_update(*, actor: User, event: Event, **fields) -> Event:
     if not actor.has_perm("orgs.manage_events", event.organisation):
         raise PermissionDenied
     with transaction.atomic():
@@ -113,7 +122,9 @@ def event_update(*, actor, event, **fields) -> Event:
 RESPONSE_TYPE_FIELDS = ["name", "severity", "retired"]
 
 
-def response_type_create(*, actor, organisation, name: str, severity: int) -> ResponseType:
+def response_type_create(
+    *, actor: User, organisation: Organisation, name: str, severity: int
+) -> ResponseType:
     if not actor.has_perm("orgs.manage_catalog", organisation):
         raise PermissionDenied
     with transaction.atomic():
@@ -133,7 +144,7 @@ def response_type_create(*, actor, organisation, name: str, severity: int) -> Re
     return response_type
 
 
-def response_type_update(*, actor, response_type, **fields) -> ResponseType:
+def response_type_update(*, actor: User, response_type, **fields) -> ResponseType:
     """Rename, re-grade or retire a response. Decisions that chose it keep it."""
     organisation = response_type.organisation
     if not actor.has_perm("orgs.manage_catalog", organisation):
@@ -150,7 +161,9 @@ def response_type_update(*, actor, response_type, **fields) -> ResponseType:
     return response_type
 
 
-def organisation_settings_update(*, actor, organisation, **fields) -> Organisation:
+def organisation_settings_update(
+    *, actor: User, organisation: Organisation, **fields
+) -> Organisation:
     if not actor.has_perm("orgs.manage_settings", organisation):
         raise PermissionDenied
     if fields.get("require_mfa") and not organisation.require_mfa and not mfa_enabled(actor):
@@ -189,7 +202,9 @@ def _token_decode(value: str | None) -> bytes | None:
     return secret if len(secret) == 32 else None
 
 
-def member_add(*, actor, organisation, email: str, display_name: str, role: str):
+def member_add(
+    *, actor: User, organisation: Organisation, email: str, display_name: str, role: str
+):
     """Add a team member. An existing account joins at once (returns the
     Membership); anyone else gets an emailed one-time link to set their
     password, which creates their key pair (returns the Invitation). Existing
@@ -256,7 +271,15 @@ def invitation_get(*, token: str | None) -> Invitation | None:
     )
 
 
-def invitation_accept(*, token: str, password: str) -> tuple[User, bytes]:
+@dataclass(frozen=True)
+class Joined:
+    """A new team member's account, and their private key for this session."""
+
+    user: User
+    private_key: bytes
+
+
+def invitation_accept(*, token: str, password: str) -> Joined:
     """Create the invitee's account and key pair and put them on the team;
     the link cannot be used again. Returns the user and their private key."""
     with transaction.atomic():
@@ -285,7 +308,7 @@ def invitation_accept(*, token: str, password: str) -> tuple[User, bytes]:
             data={"invitation": invitation.pk, "user": user.pk, "role": invitation.role},
         )
         invitation.delete()
-    return user, private_key
+    return Joined(user, private_key)
 
 
 INVITATION_INVALID = (
@@ -294,7 +317,7 @@ INVITATION_INVALID = (
 )
 
 
-def member_role_change(*, actor, membership, role: str) -> Membership:
+def member_role_change(*, actor: User, membership: Membership, role: str) -> Membership:
     organisation = membership.organisation
     if not actor.has_perm("orgs.manage_team", organisation):
         raise PermissionDenied
@@ -319,7 +342,7 @@ def member_role_change(*, actor, membership, role: str) -> Membership:
     return membership
 
 
-def member_mfa_reset(*, actor, membership) -> int:
+def member_mfa_reset(*, actor: User, membership: Membership) -> int:
     """The chair removes a member's authenticators and recovery codes, for
     someone who lost their device and their codes. Their keys and grants are
     untouched; they log in with the password and set up a new authenticator
@@ -348,7 +371,9 @@ def member_mfa_reset(*, actor, membership) -> int:
 
 
 @receiver(account_changed, dispatch_uid="ombud-orgs-account-changed")
-def account_change_audit(sender, *, user, type: AuditType, data: dict, actor=None, **kwargs):
+def account_change_audit(
+    sender, *, user: User, type: AuditType, data: dict, actor: User | None = None, **kwargs
+):
     """A change to an account is recorded in each organisation it belongs to."""
     for membership in Membership.objects.filter(user=user).select_related("organisation"):
         audit_log(organisation=membership.organisation, type=type, actor=actor, data=data)

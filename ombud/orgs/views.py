@@ -173,7 +173,7 @@ def catalog_edit(request, organisation, pk):
     form = ResponseTypeForm(request.POST, instance=response_type, prefix=f"rt{pk}")
     if not form.is_valid():
         messages.error(
-            request, "Not saved: " + " ".join(e for errs in form.errors.values() for e in errs)
+            request, "Not saved: " + " ".join(str(e) for errs in form.errors.values() for e in errs)
         )
         return redirect("catalog", organisation.slug)
     response_type_update(actor=request.user, response_type=response_type, **form.cleaned_data)
@@ -249,22 +249,20 @@ def invitation_accept_view(request, token):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            user, private_key = invitation_accept(
-                token=token, password=form.cleaned_data["new_password1"]
-            )
+            joined = invitation_accept(token=token, password=form.cleaned_data["new_password1"])
         except ServiceError as e:
             form.add_error(None, str(e))
         except ValidationError as e:
             form.add_error("new_password1", e)
         else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            auth_login(request, joined.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
                 request,
                 f"Welcome to the team of {invitation.organisation.name}. You see a case once "
                 "someone who holds it gives you access.",
             )
             response = redirect("staff-home")
-            session_key_store(request, response, private_key)
+            session_key_store(request, response, joined.private_key)
             return response
     return render(
         request,

@@ -5,6 +5,8 @@ opens exactly one case."""
 
 import base64
 import secrets
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,6 +25,7 @@ from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.notify.models import OutboxMessage
 from ombud.notify.services import outbox_email
+from ombud.orgs.models import Organisation
 from ombud.portal.models import PortalSession, ReceiptRenewal
 
 PORTAL_IDLE = timedelta(minutes=30)
@@ -34,7 +37,23 @@ _DUMMY_SALT = secrets.token_bytes(16)
 _DUMMY_WRAP = crypto.secretbox_seal(secrets.token_bytes(32), secrets.token_bytes(32))
 
 
-def receipt_open(*, organisation, receipt: str) -> tuple[object, bytes] | None:
+@dataclass(frozen=True)
+class ReceiptOpened:
+    """What a receipt opens before the case is loaded: its id and key."""
+
+    case_id: uuid.UUID
+    data_key: bytes
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """A case the reporter opened, with its key (for this request only)."""
+
+    case: Case
+    data_key: bytes
+
+
+def receipt_open(*, organisation: Organisation, receipt: str) -> ReceiptOpened | None:
     """The case id and case key for a receipt, or None. This lookup and key
     derivation do the same work whether or not the receipt exists: only the
     three small columns the unlock needs are read, and a miss opens a dummy."""
@@ -48,20 +67,20 @@ def receipt_open(*, organisation, receipt: str) -> tuple[object, bytes] | None:
     )
     case_id, salt, wrap = row or (None, _DUMMY_SALT, _DUMMY_WRAP)
     try:
-        data_key = crypto.secretbox_open(crypto.receipt_wrap_key(receipt, salt), wrap)
+        data_key = crypto.secretbox_open(crypto.receipt_wrap_key(receipt, salt or b""), wrap or b"")
     except crypto.DecryptionError:
         return None
-    return (case_id, data_key) if case_id is not None else None
+    return ReceiptOpened(case_id, data_key) if case_id is not None else None
 
 
-def receipt_unlock(*, organisation, receipt: str) -> tuple[Case, bytes] | None:
+def receipt_unlock(*, organisation: Organisation, receipt: str) -> Unlocked | None:
     """The case and its key for a receipt, or None. The case is loaded only
     once the receipt has proven itself."""
     opened = receipt_open(organisation=organisation, receipt=receipt)
     if opened is None:
         return None
-    case_id, data_key = opened
-    return Case.objects.select_related("organisation", "event").get(pk=case_id), data_key
+    case = Case.objects.select_related("organisation", "event").get(pk=opened.case_id)
+    return Unlocked(case, opened.data_key)
 
 
 def _bearer_new(purpose: str, data_key: bytes) -> tuple[bytes, dict]:
@@ -83,7 +102,7 @@ def _bearer_encode(secret: bytes) -> str:
     return base64.urlsafe_b64encode(secret).decode()
 
 
-def portal_session_open(*, case, data_key: bytes) -> str:
+def portal_session_open(*, case: Case, data_key: bytes) -> str:
     """Start a reporter's visit; returns the cookie value (shown to no one)."""
     secret, stored = _bearer_new("portal-session", data_key)
     with transaction.atomic():
@@ -92,7 +111,7 @@ def portal_session_open(*, case, data_key: bytes) -> str:
     return _bearer_encode(secret)
 
 
-def portal_session_resume(*, organisation, cookie: str | None) -> tuple[Case, bytes] | None:
+def portal_session_resume(*, organisation: Organisation, cookie: str | None) -> Unlocked | None:
     """The case and key of a live portal session of this organisation, or None.
     Idle sessions expire; every use extends the idle window."""
     secret = _bearer_decode(cookie)
@@ -119,7 +138,7 @@ def portal_session_resume(*, organisation, cookie: str | None) -> tuple[Case, by
     except crypto.DecryptionError:
         return None
     PortalSession.objects.filter(pk=session.pk).update(last_seen_at=now)
-    return session.case, data_key
+    return Unlocked(session.case, data_key)
 
 
 def portal_session_close(*, cookie: str | None) -> None:
@@ -129,7 +148,7 @@ def portal_session_close(*, cookie: str | None) -> None:
     PortalSession.objects.filter(secret_hash=crypto.token_hash("portal-session", secret)).delete()
 
 
-def portal_content_read(*, case, data_key: bytes):
+def portal_content_read(*, case: Case, data_key: bytes):
     """The reporter reads their own case; audited like any read."""
 
     content = case_content_decrypt(case=case, data_key=data_key)
@@ -143,7 +162,7 @@ def portal_content_read(*, case, data_key: bytes):
     return content
 
 
-def message_from_reporter(*, case, data_key: bytes, body: str) -> Message:
+def message_from_reporter(*, case: Case, data_key: bytes, body: str) -> Message:
     body = message_validate(body)
     with transaction.atomic():
         message = message_create(
@@ -154,7 +173,7 @@ def message_from_reporter(*, case, data_key: bytes, body: str) -> Message:
     return message
 
 
-def submission_add(*, case, data_key: bytes, text: str) -> Submission:
+def submission_add(*, case: Case, data_key: bytes, text: str) -> Submission:
     """More information for the report, stored like the report itself."""
     text = message_validate(text)
     with transaction.atomic():
@@ -173,7 +192,7 @@ def _notify_team_on_commit(case) -> None:
     transaction.on_commit(lambda: case_notify_reporter_wrote.enqueue(case_id=case_id))
 
 
-def consent_change(*, case, may_contact: bool, public_statement: str) -> ConsentRecord:
+def consent_change(*, case: Case, may_contact: bool, public_statement: str) -> ConsentRecord:
     with transaction.atomic():
         record = ConsentRecord(
             case=case, may_contact=may_contact, public_statement=public_statement
@@ -189,7 +208,7 @@ def consent_change(*, case, may_contact: bool, public_statement: str) -> Consent
     return record
 
 
-def receipt_renewal_request(*, organisation, email: str) -> None:
+def receipt_renewal_request(*, organisation: Organisation, email: str) -> None:
     """Email a one-time link for a new receipt to every case of this
     organisation reported from this address. Says nothing to the caller about
     whether there were any."""
@@ -199,7 +218,8 @@ def receipt_renewal_request(*, organisation, email: str) -> None:
     for case in cases:
         try:
             data_key = crypto.secretbox_open(
-                crypto.email_wrap_key(email, case.reporter_email_salt), case.reporter_email_wrap
+                crypto.email_wrap_key(email, case.reporter_email_salt or b""),
+                case.reporter_email_wrap or b"",
             )
         except crypto.DecryptionError:
             continue
@@ -243,11 +263,11 @@ def _renewal_get(*, organisation, token: str) -> tuple[ReceiptRenewal, bytes] | 
     return renewal, raw
 
 
-def receipt_renewal_valid(*, organisation, token: str) -> bool:
+def receipt_renewal_valid(*, organisation: Organisation, token: str) -> bool:
     return _renewal_get(organisation=organisation, token=token) is not None
 
 
-def receipt_renew(*, organisation, token: str) -> str:
+def receipt_renew(*, organisation: Organisation, token: str) -> str:
     """Issue a new receipt; the old one and every open portal session stop
     working. The link works once."""
     found = _renewal_get(organisation=organisation, token=token)

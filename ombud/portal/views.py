@@ -47,7 +47,7 @@ def enter(request, org_slug):
             organisation=organisation, receipt=form.cleaned_data["receipt"]
         )
         if found:
-            case, data_key = found
+            case, data_key = found.case, found.data_key
             cookie = services.portal_session_open(case=case, data_key=data_key)
             response = redirect("portal-case", organisation.slug)
             response.set_cookie(
@@ -81,7 +81,7 @@ def _portal(view):
         if found is None:
             messages.info(request, "Please enter your receipt (again) to see your report.")
             return redirect("portal-enter", organisation.slug)
-        case, data_key = found
+        case, data_key = found.case, found.data_key
         return view(request, organisation, case, data_key, *args, **kwargs)
 
     wrapper.__name__ = view.__name__

@@ -48,7 +48,8 @@ def test_organisation_create_starts_the_chain(people):
 
 
 def test_organisation_create_via_service(people):
-    org, _kit = organisation_create(name="Org C", slug="org-c", chair=people.bob)
+    org_new = organisation_create(name="Org C", slug="org-c", chair=people.bob)
+    org, _kit = org_new.organisation, org_new.recovery_kit
     event = last_event(org)
     assert (event.type, event.actor_id, event.seq) == (
         AuditType.ORGANISATION_CREATED,

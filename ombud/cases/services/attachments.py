@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.attachments import (
@@ -14,7 +15,7 @@ from ombud.cases.attachments import (
     case_field_open,
     image_metadata_strip,
 )
-from ombud.cases.models import Attachment
+from ombud.cases.models import Attachment, Case
 from ombud.cases.services.keys import case_data_key
 
 
@@ -22,7 +23,7 @@ def _metadata_cache_key(attachment) -> str:
     return f"ombud:attachment-metadata-stripped:{attachment.pk}"
 
 
-def attachment_read(*, actor, case, attachment_id, private_key: bytes):
+def attachment_read(*, actor: User, case: Case, attachment_id, private_key: bytes):
     """A responder downloads an attachment of a case they hold a grant for.
     Returns (attachment, its name, the bytes to download): for JPEG, PNG and
     WebP a copy without metadata, or the original when that fails. Every
@@ -62,7 +63,9 @@ class AttachmentRow:
     metadata: str
 
 
-def attachment_rows(*, actor, case, private_key: bytes, attachments) -> list[AttachmentRow]:
+def attachment_rows(
+    *, actor: User, case: Case, private_key: bytes, attachments
+) -> list[AttachmentRow]:
     """The case page's list, from CaseContent.attachments. Whether a photo's
     metadata can be removed is learnt by removing it, once per photo: the
     answer (a yes or no, nothing of the photo) is kept in the cache by id."""

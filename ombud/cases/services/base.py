@@ -1,8 +1,10 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 
+from ombud.accounts.models import User
 from ombud.cases.models import (
     TRANSITIONS,
+    Case,
     Status,
 )
 from ombud.lib.errors import ServiceError
@@ -29,16 +31,16 @@ def message_validate(body: str) -> str:
     return body
 
 
-def permission_require(actor, permission: str, case) -> None:
+def permission_require(actor: User, permission: str, case: Case) -> None:
     if not actor.has_perm(permission, case):
         raise PermissionDenied
 
 
-def status_set(case, status: str) -> str:
+def status_set(case: Case, status: str) -> str:
     """Move the case on, or refuse with a message a responder can act on."""
     if status == case.status:
         return status
-    if status not in TRANSITIONS[case.status]:
+    if status not in TRANSITIONS[Status(case.status)]:
         raise ServiceError(
             f"A case that is “{case.get_status_display().lower()}” cannot become "
             f"“{Status(status).label.lower()}”."

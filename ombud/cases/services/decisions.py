@@ -3,10 +3,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import (
     Appeal,
+    Case,
     Decision,
     DecisionResponse,
     Grant,
@@ -19,12 +21,12 @@ from ombud.lib.errors import ServiceError
 from ombud.notify.services import outbox_email
 
 
-def decision_participants(decision) -> set[int]:
+def decision_participants(decision: Decision) -> set[int]:
     return {pk for pk in (decision.decided_by_id, decision.approved_by_id) if pk}
 
 
 def decision_record(
-    *, actor, case, private_key: bytes, violation: str, rationale: str, responses
+    *, actor: User, case: Case, private_key: bytes, violation: str, rationale: str, responses
 ) -> Decision:
     """Record what the team decided: a violation finding, responses from the
     catalog (each with an owner) and the rationale. Responses at or above the
@@ -89,7 +91,7 @@ def _decision_takes_effect(decision, appeal) -> None:
     status_set(decision.case, Status.DECIDED)
 
 
-def decision_approve(*, actor, decision) -> Decision:
+def decision_approve(*, actor: User, decision: Decision) -> Decision:
     case = decision.case
     permission_require(actor, "cases.act", case)
     if decision.is_final:
@@ -114,7 +116,7 @@ def decision_approve(*, actor, decision) -> Decision:
     return decision
 
 
-def response_done_set(*, actor, response, done: bool) -> DecisionResponse:
+def response_done_set(*, actor: User, response, done: bool) -> DecisionResponse:
     case = response.decision.case
     permission_require(actor, "cases.act", case)
     with transaction.atomic():
@@ -130,7 +132,7 @@ def response_done_set(*, actor, response, done: bool) -> DecisionResponse:
     return response
 
 
-def appeal_record(*, actor, case, private_key: bytes, statement: str) -> Appeal:
+def appeal_record(*, actor: User, case: Case, private_key: bytes, statement: str) -> Appeal:
     """The reported person appeals the decision. The case goes to `appealed`,
     and the responders who took no part in the decision are asked to review."""
     statement = message_validate(statement)
@@ -167,7 +169,7 @@ def appeal_record(*, actor, case, private_key: bytes, statement: str) -> Appeal:
     return appeal
 
 
-def appeal_reviewers(*, case, decision):
+def appeal_reviewers(*, case: Case, decision: Decision):
     return (
         Grant.objects.filter(case=case)
         .exclude(user_id__in=decision_participants(decision))

@@ -16,19 +16,17 @@ The rules, the same whoever grants:
 
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Exclusion, Grant, PendingAccess, Status
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
-from ombud.orgs.models import Membership
-
-User = get_user_model()
+from ombud.orgs.models import Membership, Organisation
 
 SCOPE_CASE = "case"
 SCOPE_EVENT = "event"
@@ -72,7 +70,7 @@ def _cases_text(cases) -> str:
     return "cases " + ", ".join(f"#{n}" for n in numbers)
 
 
-def grantable_members(*, organisation):
+def grantable_members(*, organisation: Organisation):
     """Members who can be given access: in the organisation, active, with a key pair."""
     return (
         User.objects.filter(
@@ -83,7 +81,7 @@ def grantable_members(*, organisation):
     )
 
 
-def grantee_check(*, organisation, grantee) -> None:
+def grantee_check(*, organisation: Organisation, grantee: User) -> None:
     if not Membership.objects.filter(organisation=organisation, user=grantee).exists():
         raise ServiceError(f"{grantee} is not a member of {organisation}.")
     if not grantee.is_active or grantee.public_key is None:
@@ -93,7 +91,7 @@ def grantee_check(*, organisation, grantee) -> None:
         )
 
 
-def cases_in_scope(*, actor, case, scope: str) -> list[Case]:
+def cases_in_scope(*, actor: User, case: Case, scope: str) -> list[Case]:
     """The cases a grant from `case`'s page covers: the case, the open cases of
     its event the actor holds, or every case the actor holds."""
     held = Case.objects.filter(organisation_id=case.organisation_id, grants__user=actor)
@@ -107,7 +105,7 @@ def cases_in_scope(*, actor, case, scope: str) -> list[Case]:
 
 
 @sensitive_variables("private_key", "data_key")
-def access_grant(*, actor, private_key: bytes, grantee, cases, scope: str = SCOPE_CASE):
+def access_grant(*, actor: User, private_key: bytes, grantee: User, cases, scope: str = SCOPE_CASE):
     """A responder who holds the cases gives `grantee` access to them, in one
     transaction. `scope` only decides how strict to be: a single case the
     member is excluded from is refused; a bulk grant skips it."""
@@ -146,7 +144,15 @@ def access_grant(*, actor, private_key: bytes, grantee, cases, scope: str = SCOP
 
 @sensitive_variables("open_key", "data_key")
 def grants_write(
-    *, actor, organisation, grantee, cases, open_key, strict, audit_type, audit_data
+    *,
+    actor: User,
+    organisation: Organisation,
+    grantee: User,
+    cases,
+    open_key,
+    strict,
+    audit_type,
+    audit_data,
 ) -> GrantResult:
     """The shared part of every grant: checks, then the rows, in one transaction.
     `open_key(case)` returns the case key (from a grant or the recovery kit)."""
@@ -190,7 +196,8 @@ def grants_write(
             Grant(
                 case=case,
                 user=grantee,
-                wrapped_key=crypto.data_key_seal(grantee.public_key, open_key(case)),
+                # grantee_check: the grantee has a key pair.
+                wrapped_key=crypto.data_key_seal(grantee.public_key, open_key(case)),  # type: ignore[arg-type]
             )
             for case in todo
         ]
@@ -221,7 +228,7 @@ def grants_write(
     return result
 
 
-def pending_for_holder(*, user, organisation):
+def pending_for_holder(*, user: User, organisation: Organisation):
     """Pending access rows a responder can settle: for cases they hold."""
     return (
         PendingAccess.objects.filter(
@@ -233,7 +240,7 @@ def pending_for_holder(*, user, organisation):
     )
 
 
-def pending_for_organisation(*, organisation):
+def pending_for_organisation(*, organisation: Organisation):
     """Every pending access row of the organisation (for the chair with the kit)."""
     return (
         PendingAccess.objects.filter(case__organisation=organisation, user__is_active=True)

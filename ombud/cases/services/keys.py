@@ -3,12 +3,14 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.attachments import case_field_open
 from ombud.cases.models import (
     Appeal,
     Attachment,
+    Case,
     Decision,
     Grant,
     Message,
@@ -16,10 +18,11 @@ from ombud.cases.models import (
     ReportedPersonMessage,
     Submission,
 )
+from ombud.cases.schema import ReportContent
 from ombud.lib import crypto
 
 
-def case_data_key(*, actor, case, private_key: bytes) -> bytes:
+def case_data_key(*, actor: User, case: Case, private_key: bytes) -> bytes:
     """Open the case key with the actor's grant. PermissionDenied without one."""
     if not actor.has_perm("cases.view_case", case):
         raise PermissionDenied
@@ -31,7 +34,7 @@ def case_data_key(*, actor, case, private_key: bytes) -> bytes:
 
 @dataclass
 class CaseContent:
-    submissions: list[tuple[Submission, dict]]
+    submissions: list[tuple[Submission, ReportContent]]
     messages: list[tuple[Message, str]]
     # (attachment, file name); the content is read only on download.
     attachments: list[tuple["Attachment", str]] = field(default_factory=list)
@@ -42,11 +45,11 @@ class CaseContent:
     reported_messages: list[tuple[ReportedPersonMessage, dict]] = field(default_factory=list)
 
     @property
-    def report(self) -> dict:
+    def report(self) -> ReportContent:
         return self.submissions[0][1] if self.submissions else {}
 
 
-def case_content_decrypt(*, case, data_key: bytes, staff: bool = False) -> CaseContent:
+def case_content_decrypt(*, case: Case, data_key: bytes, staff: bool = False) -> CaseContent:
     """What the reporter and the team wrote on a case, decrypted; with
     `staff`, the team's internal notes, decisions and appeals too."""
 
@@ -82,7 +85,7 @@ def case_content_decrypt(*, case, data_key: bytes, staff: bool = False) -> CaseC
     return content
 
 
-def case_content_read(*, actor, case, private_key: bytes) -> CaseContent:
+def case_content_read(*, actor: User, case: Case, private_key: bytes) -> CaseContent:
     """Decrypt a case for a responder. Every read is an audit event."""
     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
     content = case_content_decrypt(case=case, data_key=data_key, staff=True)

@@ -6,7 +6,7 @@ from email.utils import parseaddr
 from django.conf import settings
 
 from ombud.cases.attachments import case_inbox_new
-from ombud.cases.models import MailThreadRef
+from ombud.cases.models import Case, MailThreadRef
 from ombud.lib import crypto
 
 MAIL_TAG_BYTES = 10  # 80 random bits: 16 base32 characters
@@ -26,7 +26,7 @@ def mail_thread_lookup(message_id: str) -> bytes:
     return crypto.token_hash("mail-thread", message_id.encode())
 
 
-def case_mail_tag(*, case, data_key: bytes | None = None) -> str:
+def case_mail_tag(*, case: Case, data_key: bytes | None = None) -> str:
     """The case's secret mail tag, made on first use inside the caller's
     transaction. It is random, never the case number: whoever knows it can add
     mail to the case. A case from before the inbox existed gets its inbox
@@ -44,7 +44,7 @@ def case_mail_tag(*, case, data_key: bytes | None = None) -> str:
     return tag
 
 
-def mail_message_id_new(*, case) -> str:
+def mail_message_id_new(*, case: Case) -> str:
     """A Message-ID for mail we send about a case, recorded (as a keyed hash)
     so that a reply naming it joins the case. Random like the tag, for the
     same reason."""

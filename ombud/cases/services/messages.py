@@ -3,9 +3,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import (
+    Case,
     Message,
     Status,
 )
@@ -18,7 +20,13 @@ from ombud.notify.services import outbox_email
 
 
 def message_create(
-    *, case, data_key: bytes, direction: str, body: str, author=None, is_followup=False
+    *,
+    case: Case,
+    data_key: bytes,
+    direction: str,
+    body: str,
+    author: User | None = None,
+    is_followup=False,
 ) -> Message:
     message = Message(case=case, direction=direction, author=author, is_followup=is_followup)
     message.body = crypto.field_encrypt(
@@ -29,7 +37,7 @@ def message_create(
 
 
 def message_to_reporter(
-    *, actor, case, private_key: bytes, body: str, is_followup: bool = False
+    *, actor: User, case: Case, private_key: bytes, body: str, is_followup: bool = False
 ) -> Message:
     """A responder writes to the reporter. The reporter reads it in the portal;
     if they left an email address and allowed contact, an email tells them a

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, PendingAccess, Status
@@ -45,7 +46,7 @@ from ombud.cases.services.grants import (
 from ombud.lib import crypto
 from ombud.lib.crypto import RecoveryKitError
 from ombud.lib.errors import ServiceError
-from ombud.orgs.models import Organisation
+from ombud.orgs.models import Event, Organisation
 
 ROTATION_BATCH = 500
 KIT_MAX_LENGTH = 400
@@ -61,7 +62,7 @@ def _require_chair(actor, organisation) -> None:
 
 
 @sensitive_variables("kit_text", "private_key")
-def kit_private_key(*, organisation, kit_text: str) -> bytes:
+def kit_private_key(*, organisation: Organisation, kit_text: str) -> bytes:
     """The private key in the organisation's current kit, or RecoveryKitError
     with a message a person can act on (never any of the kit)."""
     if len(kit_text or "") > KIT_MAX_LENGTH:
@@ -76,7 +77,7 @@ def kit_private_key(*, organisation, kit_text: str) -> bytes:
 
 
 @sensitive_variables("kit_text", "private_key")
-def recovery_kit_show(*, actor, organisation, kit_text: str) -> str:
+def recovery_kit_show(*, actor: User, organisation: Organisation, kit_text: str) -> str:
     """Download the kit again: only by entering it (proof of possession). Returns
     the kit in its printed form (normalised spacing and case)."""
     _require_chair(actor, organisation)
@@ -99,7 +100,9 @@ def _kit_opener(private_key: bytes):
     return open_key
 
 
-def kit_cases(*, organisation, scope: str, number=None, event=None) -> list[Case]:
+def kit_cases(
+    *, organisation: Organisation, scope: str, number=None, event: Event | None = None
+) -> list[Case]:
     cases = Case.objects.filter(organisation=organisation).select_related("organisation")
     if scope == SCOPE_CASE:
         cases = cases.filter(number=number)
@@ -111,15 +114,22 @@ def kit_cases(*, organisation, scope: str, number=None, event=None) -> list[Case
         cases = cases.filter(event=event).exclude(status=Status.CLOSED)
     elif scope != SCOPE_ALL:
         raise ServiceError("Choose which cases to give access to.")
-    cases = list(cases)
-    if not cases:
+    found = list(cases)
+    if not found:
         raise ServiceError("There is no case to give access to.")
-    return cases
+    return found
 
 
 @sensitive_variables("kit_text", "private_key")
 def recovery_grant(
-    *, actor, organisation, kit_text: str, grantee, scope: str, number=None, event=None
+    *,
+    actor: User,
+    organisation: Organisation,
+    kit_text: str,
+    grantee: User,
+    scope: str,
+    number=None,
+    event: Event | None = None,
 ) -> GrantResult:
     """The chair, with the kit, gives a member access to one case, the open
     cases of an event, or every case of the organisation."""
@@ -139,7 +149,9 @@ def recovery_grant(
 
 
 @sensitive_variables("kit_text", "private_key")
-def recovery_restore_pending(*, actor, organisation, kit_text: str, pending) -> list:
+def recovery_restore_pending(
+    *, actor: User, organisation: Organisation, kit_text: str, pending
+) -> list:
     """Settle pending access rows (members who reset their password) with the
     kit, all in one transaction. Returns [(member, GrantResult)]."""
     _require_chair(actor, organisation)
@@ -190,7 +202,7 @@ class Rotation:
         return 100 if not self.total else self.done * 100 // self.total
 
 
-def rotation_status(*, organisation) -> Rotation:
+def rotation_status(*, organisation: Organisation) -> Rotation:
     organisation = Organisation.objects.get(pk=organisation.pk)
     cases = Case.objects.filter(organisation=organisation)
     in_progress = organisation.recovery_rotation_salt is not None
@@ -223,8 +235,8 @@ def _rewrap(cases, old_private_key: bytes, new_public_key: bytes) -> None:
 @sensitive_variables("kit_text", "old_private_key", "new_private_key")
 def recovery_rotate(
     *,
-    actor,
-    organisation,
+    actor: User,
+    organisation: Organisation,
     kit_text: str,
     batch_size: int = ROTATION_BATCH,
     time_budget: float | None = None,
@@ -255,9 +267,13 @@ def recovery_rotate(
                     actor=actor,
                 )
         organisation.refresh_from_db()
-    new_private_key = _derive_next(old_private_key, organisation.recovery_rotation_salt)
+    rotation_salt = organisation.recovery_rotation_salt
+    next_public_key = organisation.recovery_next_public_key
+    if rotation_salt is None or next_public_key is None:
+        raise ServiceError("The rotation under way cannot be resumed with this kit.")
+    new_private_key = _derive_next(old_private_key, bytes(rotation_salt))
     new_public_key = _public_key(new_private_key)
-    if new_public_key != bytes(organisation.recovery_next_public_key):
+    if new_public_key != bytes(next_public_key):
         raise ServiceError("The rotation under way cannot be resumed with this kit.")
 
     started = time.monotonic()

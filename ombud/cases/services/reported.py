@@ -1,11 +1,14 @@
 from django.db import transaction
 from django.utils import timezone
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.models import (
+    Case,
     ReportedPersonMessage,
 )
+from ombud.cases.schema import ReportContent
 from ombud.cases.services.base import message_validate
 from ombud.cases.services.keys import case_content_decrypt, case_data_key
 from ombud.lib import crypto
@@ -13,7 +16,7 @@ from ombud.lib.errors import ServiceError
 from ombud.notify.services import outbox_email
 
 
-def identifying_strings(report: dict) -> list[tuple[str, str]]:
+def identifying_strings(report: ReportContent) -> list[tuple[str, str]]:
     """What in a draft could reveal who reported: (what it is, the string)."""
     found = []
     name = str(report.get("reporter_name", "")).strip()
@@ -27,7 +30,7 @@ def identifying_strings(report: dict) -> list[tuple[str, str]]:
 
 
 def reported_message_draft(
-    *, actor, case, private_key: bytes, to: str, body: str, identifying_ok: bool = False
+    *, actor: User, case: Case, private_key: bytes, to: str, body: str, identifying_ok: bool = False
 ) -> ReportedPersonMessage:
     """Write to the reported person. The draft is checked for strings that
     identify the reporter (refused unless the responder confirms). With a
@@ -61,7 +64,7 @@ def reported_message_draft(
     return message
 
 
-def reported_message_approve(*, actor, message, private_key: bytes) -> ReportedPersonMessage:
+def reported_message_approve(*, actor: User, message, private_key: bytes) -> ReportedPersonMessage:
     case = message.case
     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
     if message.sent_at is not None:

@@ -1,4 +1,5 @@
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -18,22 +19,32 @@ from ombud.cases.models import (
     PublicStatementConsent,
     Submission,
 )
+from ombud.cases.schema import ReportContent
 from ombud.cases.services.base import contact_email
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
-from ombud.orgs.models import Membership, Organisation
+from ombud.orgs.models import Event, Membership, Organisation
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A report just filed: its case, and the receipt that is shown once to
+    the reporter and never stored."""
+
+    case: Case
+    receipt: str
 
 
 def case_submit(
     *,
-    event,
-    content: dict,
+    event: Event,
+    content: ReportContent,
     urgent: bool = False,
     excluded_user_ids=(),
     channel: str = Channel.WEB,
     attachments=(),
     case_hook=None,
-) -> tuple[Case, str]:
+) -> Filed:
     """File a report: a new case whose key is sealed for every eligible
     responder, the recovery key and the receipt. Returns the case and the
     receipt, which is shown once and never stored. `attachments` are checked
@@ -115,7 +126,8 @@ def case_submit(
                     Grant(
                         case=case,
                         user=user,
-                        wrapped_key=crypto.data_key_seal(user.public_key, data_key),
+                        # The query keeps only members with a key pair.
+                        wrapped_key=crypto.data_key_seal(user.public_key, data_key),  # type: ignore[arg-type]
                     )
                 )
         if not grants:
@@ -136,4 +148,4 @@ def case_submit(
         if case_hook is not None:
             case_hook(case, data_key)
         clocks_start(case=case)
-    return case, receipt
+    return Filed(case=case, receipt=receipt)

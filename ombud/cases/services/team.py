@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.dispatch import receiver
 
+from ombud.accounts.models import User
 from ombud.accounts.signals import keys_replaced
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
@@ -12,7 +13,7 @@ from ombud.lib.errors import ServiceError
 from ombud.orgs.models import Membership, Organisation, Role
 
 
-def member_open_assigned_cases(*, membership):
+def member_open_assigned_cases(*, membership: Membership):
     return (
         Case.objects.filter(organisation=membership.organisation, assignee=membership.user)
         .exclude(status=Status.CLOSED)
@@ -20,7 +21,7 @@ def member_open_assigned_cases(*, membership):
     )
 
 
-def member_remove(*, actor, membership) -> list:
+def member_remove(*, actor: User, membership: Membership) -> list:
     """Take someone off the team: membership, grants and pending access for
     the organisation's cases go at once; open cases assigned to them are
     unassigned (returned, for reassignment). The last chair stays."""
@@ -29,9 +30,10 @@ def member_remove(*, actor, membership) -> list:
         raise PermissionDenied
     with transaction.atomic():
         Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
-        membership = Membership.objects.filter(pk=membership.pk).select_related("user").first()
-        if membership is None:
+        current = Membership.objects.filter(pk=membership.pk).select_related("user").first()
+        if current is None:
             raise ServiceError("This person is not on the team any more.")
+        membership = current
         if membership.role == Role.CHAIR:
             chairs = Membership.objects.filter(organisation=organisation, role=Role.CHAIR)
             if chairs.count() <= 1:
@@ -70,7 +72,7 @@ def member_remove(*, actor, membership) -> list:
 
 
 @receiver(keys_replaced, dispatch_uid="ombud-cases-keys-replaced")
-def grants_pending_on_new_keys(sender, *, user, **kwargs) -> int:
+def grants_pending_on_new_keys(sender, *, user: User, **kwargs) -> int:
     """The person's old key opens nothing any more: each case they could read
     becomes a PendingAccess row for someone who holds the case (or the
     recovery kit's trustees) to restore, recorded in each organisation."""

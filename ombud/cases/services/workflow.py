@@ -2,6 +2,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
 from ombud.cases.clocks import paging_start
@@ -18,7 +19,7 @@ from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 
 
-def case_recuse(*, actor, case) -> None:
+def case_recuse(*, actor: User, case: Case) -> None:
     """Step away from a case: the grant goes at once, and the Exclusion row
     keeps anyone from silently granting it back."""
     if not actor.has_perm("cases.recuse", case):
@@ -33,7 +34,7 @@ def case_recuse(*, actor, case) -> None:
         )
 
 
-def case_acknowledge(*, actor, case) -> Case:
+def case_acknowledge(*, actor: User, case: Case) -> Case:
     """“I'm on it”: the first responder to acknowledge does it for the team
     and stops the paging escalation."""
     permission_require(actor, "cases.act", case)
@@ -60,7 +61,7 @@ def case_acknowledge(*, actor, case) -> Case:
 MANUAL_STATUSES = {Status.TRIAGED, Status.CLOSED, Status.REOPENED}
 
 
-def case_status_change(*, actor, case, status: str) -> Case:
+def case_status_change(*, actor: User, case: Case, status: str) -> Case:
     permission_require(actor, "cases.act", case)
     if status not in MANUAL_STATUSES:
         raise ServiceError("Use the meeting, decision or appeal forms for this step.")
@@ -76,7 +77,7 @@ def case_status_change(*, actor, case, status: str) -> Case:
     return case
 
 
-def case_assign(*, actor, case, assignee) -> Case:
+def case_assign(*, actor: User, case: Case, assignee: User | None) -> Case:
     permission_require(actor, "cases.act", case)
     if assignee is not None and not Grant.objects.filter(case=case, user=assignee).exists():
         raise ServiceError("Only a responder who has access to the case can be assigned.")
@@ -93,7 +94,7 @@ def case_assign(*, actor, case, assignee) -> Case:
     return case
 
 
-def case_mark_urgent(*, actor, case, private_key: bytes | None = None) -> Case:
+def case_mark_urgent(*, actor: User, case: Case, private_key: bytes | None = None) -> Case:
     """A responder learns the incident is ongoing: page the team now. It needs
     a fresh “I'm on it”, and the 24-hour meeting clock gives way to paging."""
     permission_require(actor, "cases.act", case)
@@ -135,7 +136,7 @@ def case_mark_urgent(*, actor, case, private_key: bytes | None = None) -> Case:
 
 
 def case_flags_update(
-    *, actor, case, retaliation_concern: bool, law_enforcement_requested: bool
+    *, actor: User, case: Case, retaliation_concern: bool, law_enforcement_requested: bool
 ) -> Case:
     """Flags that change handling. Law enforcement is only ever recorded as the
     reporter's request, with its time; nothing here contacts police."""
@@ -162,14 +163,14 @@ def case_flags_update(
     return case
 
 
-def note_create(*, case, data_key, actor, kind, content) -> Note:
+def note_create(*, case: Case, data_key, actor: User, kind, content) -> Note:
     note = Note(case=case, kind=kind, author=actor)
     note.content = crypto.json_encrypt(data_key, content, case_id=case.pk, field=note.content_field)
     note.save(force_insert=True)
     return note
 
 
-def note_add(*, actor, case, private_key: bytes, text: str) -> Note:
+def note_add(*, actor: User, case: Case, private_key: bytes, text: str) -> Note:
     text = message_validate(text)
     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
     with transaction.atomic():
@@ -190,7 +191,7 @@ MEETING_SECTIONS = [
 ]
 
 
-def meeting_record(*, actor, case, private_key: bytes, sections: dict) -> Note:
+def meeting_record(*, actor: User, case: Case, private_key: bytes, sections: dict) -> Note:
     """The record of the team meeting; the case counts as triaged from then on."""
     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
     content = {key: str(sections.get(key, "")).strip() for key, _ in MEETING_SECTIONS}

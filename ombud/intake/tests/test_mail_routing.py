@@ -24,7 +24,7 @@ def test_the_automatic_answer_gives_the_receipt_and_link_and_quotes_nothing(worl
     assert "/org-a/report/status/" in reply["body"]
     receipt = reply["body"].split("Your receipt:\n\n    ", 1)[1].split("\n", 1)[0]
     opened = receipt_open(organisation=world.org_a, receipt=receipt)
-    assert opened is not None and opened[0] == outcome.case_id
+    assert opened is not None and opened.case_id == outcome.case_id
     assert reply["headers"]["Auto-Submitted"] == "auto-replied"
     assert reply["headers"]["In-Reply-To"] == "<route-1@example.net>"
     assert reply["reply_to"] == TEAM_A

@@ -68,7 +68,8 @@ def taken(response):
 
 def report_of(case, receipt) -> dict:
     """What was stored, opened the way the reporter's portal opens it."""
-    case_id, data_key = receipt_open(organisation=case.organisation, receipt=receipt)
+    opened = receipt_open(organisation=case.organisation, receipt=receipt)
+    case_id, data_key = opened.case_id, opened.data_key
     assert case_id == case.pk
     return case_content_decrypt(case=case, data_key=data_key).report
 

@@ -25,7 +25,8 @@ class Command(BaseCommand):
         if chair is None:
             password = secrets.token_urlsafe(12)
             chair = user_create(email=chair_email, password=password, display_name=chair_name)
-        organisation, kit = organisation_create(name=name, slug=slug, chair=chair)
+        organisation_new = organisation_create(name=name, slug=slug, chair=chair)
+        organisation, kit = organisation_new.organisation, organisation_new.recovery_kit
         self.stdout.write(f"Created {organisation.name} at /{organisation.slug}/.")
         if password:
             self.stdout.write(f"Chair login: {chair.email} / {password} (shown once)")

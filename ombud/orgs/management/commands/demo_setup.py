@@ -31,9 +31,10 @@ class Command(BaseCommand):
                 user_create(email=email, password=passwords[email], display_name=name)
                 for email, name, _ in PEOPLE
             ]
-            organisation, kit = organisation_create(
+            organisation_new = organisation_create(
                 name="Demo Python Meetup", slug=DEMO_ORG, chair=users[0]
             )
+            organisation, kit = organisation_new.organisation, organisation_new.recovery_kit
             for user, (_, _, role) in zip(users[1:], PEOPLE[1:], strict=True):
                 Membership.objects.create(user=user, organisation=organisation, role=role)
             Event.objects.create(
