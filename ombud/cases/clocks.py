@@ -46,7 +46,7 @@ from ombud.cases.models import Case, Status
 from ombud.cases.tasks import case_escalate, case_meeting_reminder, case_notify_new
 from ombud.lib import crypto
 from ombud.notify.models import OutboxMessage, PushChannel
-from ombud.notify.services import notify_user
+from ombud.notify.services import email_render, notify_user
 from ombud.orgs.models import Membership, Role
 
 MAX_PAGE_ROUNDS = 3
@@ -198,38 +198,26 @@ def page_team(*, case, page_round: int) -> int:
     waited = organisation.escalation_minutes * (page_round - 1)
     where = f"Location: {location}\n" if location else ""
     queued = 0
+    context = {
+        "case": case,
+        "event": event,
+        "url": url,
+        "location": location,
+        "waited": waited,
+        "page_round": page_round,
+    }
     for user in recipients(case=case):
         callout = page_round > 1 and user.pk in chairs
         if callout:
-            subject = (
-                f"[Ombud] NOBODY HAS ACKNOWLEDGED the ongoing incident at {event.name} "
-                f"(case {case.number})"
-            )
+            template = "page_chair_callout"
             push_title = f"Nobody has acknowledged: ongoing incident at {event.name}"
-            lead = (
-                f"You are called out as chair: nobody has acknowledged the ongoing incident "
-                f"at {event.name} for at least {waited} minutes. Please make sure someone "
-                "responds now."
-            )
         elif page_round > 1:
-            subject = (
-                f"[Ombud] Still unacknowledged: ONGOING incident at {event.name} "
-                f"(case {case.number})"
-            )
+            template = "page_escalation"
             push_title = f"Still unacknowledged: ongoing incident at {event.name}"
-            lead = (
-                f"Nobody has acknowledged the ongoing incident at {event.name} "
-                f"for at least {waited} minutes (page {page_round})."
-            )
         else:
-            subject = f"[Ombud] ONGOING incident at {event.name} (case {case.number})"
+            template = "page_urgent"
             push_title = f"Ongoing incident at {event.name}"
-            lead = f"An ongoing incident was reported at {event.name}."
-        body = (
-            f"{lead}\n\n{where}Case {case.number}: {url}\n\n"
-            "Open the case and acknowledge it (“I'm on it”) so the team knows someone "
-            "is handling it.\n\nThis page contains no report content on purpose.\n"
-        )
+        subject, body = email_render(template, context)
         push_body = f"Case {case.number}. {where}{url}"
         queued += len(
             notify_user(
@@ -249,12 +237,8 @@ def page_team(*, case, page_round: int) -> int:
 def notify_team(*, case, headline: str, topic) -> int:
     """Email the responders who hold the case: event, what kind of news and a
     link, never what was written."""
-    url = case_url(case)
-    subject = f"[Ombud] {headline}: {case.event.name} (case {case.number})"
-    body = (
-        f"{headline} for {case.event.name}, case {case.number}.\n\n"
-        f"Read it here (log in first): {url}\n\n"
-        "This message contains no report content on purpose.\n"
+    subject, body = email_render(
+        "case_news", {"case": case, "headline": headline, "url": case_url(case)}
     )
     return _email_holders(case=case, subject=subject, body=body, topic=topic)
 
@@ -282,19 +266,13 @@ def _meeting_reminder_send(*, case, overdue: bool) -> int:
     except (ValueError, KeyError):
         zone = ZoneInfo("UTC")
     due = timezone.localtime(case.meeting_due_at, zone).strftime("%a %d %b %H:%M %Z")
-    hours = case.organisation.meeting_hours
-    if overdue:
-        headline = "Team meeting overdue"
-        lead = f"The team meeting about case {case.number} at {case.event.name} was due {due}."
-    else:
-        headline = "Team meeting due soon"
-        lead = f"The team meeting about case {case.number} at {case.event.name} is due {due}."
-    subject = f"[Ombud] {headline}: {case.event.name} (case {case.number})"
-    body = (
-        f"{lead}\n\nThe procedure asks the team to meet within {hours} hours of a report: "
-        "review the documentation, consult past incidents, discuss responses and decide "
-        "who talks to the reported person and who follows up.\n\n"
-        f"Case {case.number}: {case_url(case)}\n\n"
-        "This message contains no report content on purpose.\n"
+    subject, body = email_render(
+        "meeting_overdue" if overdue else "meeting_due_soon",
+        {
+            "case": case,
+            "due": due,
+            "hours": case.organisation.meeting_hours,
+            "url": case_url(case),
+        },
     )
     return _email_holders(case=case, subject=subject, body=body, topic=Topic.MEETING_REMINDER)

@@ -66,7 +66,7 @@ from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.lib.throttle import throttle_allow
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_email
+from ombud.notify.services import email_send
 from ombud.orgs.models import Event, Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -388,17 +388,6 @@ def _auto_reply(mail: ParsedMail, *, case, receipt: str, tag: str, route: Route)
     organisation = case.organisation
     name = mail_header_text(organisation.name)
     url = settings.SITE_ROOT + reverse("portal-enter", args=[organisation.slug])
-    body = (
-        f"Thank you for writing to the {name} incident response team. Your email was "
-        "received and is now a report that only the team's responders can read.\n\n"
-        f"Your receipt:\n\n    {receipt}\n\n"
-        "Keep it somewhere safe and private: it is the only way to read the team's "
-        "replies, answer them and add information, and nobody can look it up for you. "
-        f"Use it at:\n{url}\n\n"
-        f"You can also reply to this email; keep [#{tag}] in the subject.\n\n"
-        "This message does not repeat what you wrote, on purpose. If you did not write "
-        "to us, you can ignore it.\n"
-    )
     headers = {
         "Message-ID": mail_message_id_new(case=case),
         "Auto-Submitted": "auto-replied",
@@ -406,11 +395,11 @@ def _auto_reply(mail: ParsedMail, *, case, receipt: str, tag: str, route: Route)
     }
     if mail.message_id:
         headers["In-Reply-To"] = headers["References"] = f"<{mail.message_id}>"
-    outbox_email(
+    email_send(
         organisation=organisation,
         to=mail.sender,
-        subject=f"[{name}] Your report was received [#{tag}]",
-        body=body,
+        template="mail_report_received",
+        context={"organisation_name": name, "receipt": receipt, "tag": tag, "url": url},
         topic=OutboxMessage.Topic.TO_REPORTER,
         headers=headers,
         reply_to=address_valid(route.address) or None,
@@ -460,19 +449,11 @@ def _quarantine(route: Route | None, *, reason: str) -> MailOutcome:
                 organisation=organisation, role=Role.CHAIR, user__is_active=True
             ).select_related("user")
             for membership in chairs:
-                outbox_email(
+                email_send(
                     organisation=organisation,
                     to=membership.user.email,
-                    subject=f"[Ombud] A mail to {route.address} could not be taken in",
-                    body=(
-                        f"A message to {route.address} could not be read ({reason}). "
-                        "Nothing of it was stored in Ombud. With IMAP intake it is in the "
-                        "mailbox's quarantine folder: someone with access to the mailbox "
-                        "should look at it there, it may be a report. With the SMTP "
-                        "receiver it was refused, and the sender was told by their mail "
-                        "server; with a provider's webhook, the provider's log has it.\n\n"
-                        "This message contains no content of the mail on purpose.\n"
-                    ),
+                    template="mail_quarantined",
+                    context={"address": route.address, "reason": reason},
                     user=membership.user,
                 )
     return _logged(

@@ -24,7 +24,7 @@ from ombud.cases.tasks import case_notify_reporter_wrote
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_email
+from ombud.notify.services import email_send
 from ombud.orgs.models import Organisation
 from ombud.portal.models import PortalSession, ReceiptRenewal
 
@@ -234,15 +234,11 @@ def receipt_renewal_request(*, organisation: Organisation, email: str) -> None:
             url = settings.SITE_ROOT + reverse(
                 "portal-renew", args=[organisation.slug, _bearer_encode(token)]
             )
-            outbox_email(
+            email_send(
                 organisation=organisation,
                 to=email,
-                subject=f"[{organisation.name}] A new receipt for your report",
-                body=(
-                    "Someone asked for a new receipt for a report made from this address.\n\n"
-                    f"If it was you, open this link within 30 minutes:\n{url}\n\n"
-                    "If it was not you, ignore this message: nothing changes.\n"
-                ),
+                template="receipt_renewal",
+                context={"organisation": organisation, "url": url},
                 topic=OutboxMessage.Topic.TO_REPORTER,
             )
 

@@ -18,7 +18,7 @@ from ombud.cases.services.base import message_validate, permission_require, stat
 from ombud.cases.services.keys import case_data_key
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
-from ombud.notify.services import outbox_email
+from ombud.notify.services import email_send
 
 
 def decision_participants(decision: Decision) -> set[int]:
@@ -154,15 +154,11 @@ def appeal_record(*, actor: User, case: Case, private_key: bytes, statement: str
             "case-detail", args=[case.organisation.slug, case.number]
         )
         for grant in appeal_reviewers(case=case, decision=decision):
-            outbox_email(
+            email_send(
                 organisation=case.organisation,
                 to=grant.user.email,
-                subject=f"[Ombud] Appeal to review: case {case.number}",
-                body=(
-                    f"The decision on case {case.number} ({case.event.name}) was appealed. "
-                    "You took no part in it, so you are asked to review it.\n\n"
-                    f"{url}\n\nThis message contains no case content on purpose.\n"
-                ),
+                template="appeal_review",
+                context={"case": case, "url": url},
                 case=case,
                 user=grant.user,
             )

@@ -16,7 +16,7 @@ from ombud.cases.services.keys import case_content_decrypt, case_data_key
 from ombud.cases.services.mail import case_mail_tag, mail_header_text, mail_message_id_new
 from ombud.lib import crypto
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import outbox_email
+from ombud.notify.services import email_send
 
 
 def message_create(
@@ -82,23 +82,19 @@ def _reporter_email_notify(*, case, data_key: bytes, body: str) -> None:
     tag = case_mail_tag(case=case, data_key=data_key)
     team_email = contact_email(case.event.team_email)
     url = settings.SITE_ROOT + reverse("portal-enter", args=[organisation.slug])
-    text = (
-        f"There is a new message from the {organisation.name} incident response team "
-        f"about the report you made.\n\nRead it and reply with your receipt at:\n{url}\n"
-    )
-    if team_email:
-        text += (
-            f"\nYou can also answer by replying to this email; keep [#{tag}] in the "
-            "subject. Email is not encrypted on its way to us: the link above is the "
-            "safer way.\n"
-        )
-    if organisation.full_content_email:
-        text += f"\n--- The message ---\n\n{body}\n"
-    outbox_email(
+    email_send(
         organisation=organisation,
         to=email,
-        subject=f"[{mail_header_text(organisation.name)}] New message about your report [#{tag}]",
-        body=text,
+        template="reporter_new_message",
+        context={
+            "organisation": organisation,
+            "organisation_name": mail_header_text(organisation.name),
+            "tag": tag,
+            "url": url,
+            "team_email": team_email,
+            # The text itself only if the organisation opted in.
+            "full_content": body if organisation.full_content_email else "",
+        },
         topic=OutboxMessage.Topic.TO_REPORTER,
         headers={"Message-ID": mail_message_id_new(case=case)},
         reply_to=team_email,

@@ -13,7 +13,7 @@ from ombud.cases.services.base import message_validate
 from ombud.cases.services.keys import case_content_decrypt, case_data_key
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
-from ombud.notify.services import outbox_email
+from ombud.notify.services import email_send
 
 
 def identifying_strings(report: ReportContent) -> list[tuple[str, str]]:
@@ -83,11 +83,11 @@ def _reported_message_send(*, message, data_key: bytes, actor) -> None:
     content = crypto.json_decrypt(
         data_key, message.content, case_id=case.pk, field=message.content_field
     )
-    outbox_email(
+    email_send(
         organisation=case.organisation,
         to=content["to"],
-        subject=f"[{case.organisation.name}] About the Code of Conduct",
-        body=content["body"],
+        template="reported_person_message",
+        context={"organisation": case.organisation, "body": content["body"]},
     )
     message.sent_at = timezone.now()
     message.save(update_fields=["sent_at"])
