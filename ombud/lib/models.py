@@ -11,7 +11,7 @@ class ThrottleBucket(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["key", "window"], name="throttle_bucket_unique")
+            models.UniqueConstraint(fields=["key", "window"], name="lib_throttle_bucket_unique")
         ]
 
     def __str__(self):
