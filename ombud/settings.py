@@ -323,6 +323,8 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# Seconds between the task worker's housekeeping runs (README, "Housekeeping").
+OMBUD_HOUSEKEEPING_SECONDS = envint("OMBUD_HOUSEKEEPING_SECONDS", 3600)
 
 # --- email intake ---------------------------------------------------------------
 # How mail to the team address reaches Ombud (README, "Receiving reports by
@@ -357,6 +359,12 @@ ANYMAIL = {
 
 # Automatic answers (with the receipt) to one sender address per hour.
 OMBUD_MAIL_AUTO_REPLIES_PER_HOUR = envint("OMBUD_MAIL_AUTO_REPLIES_PER_HOUR", 5)
+# Days a mail taken in is remembered (a keyed hash of its Message-ID), so the
+# same mail delivered again makes no second case. Redelivery comes within
+# minutes (a poller killed before it deleted the mail) to days (Mailgun
+# retries for 8 hours, mail servers give up after about 5 days); 30 is far
+# beyond that. At least 7 (intake.E006).
+OMBUD_INBOUND_DEDUPE_DAYS = envint("OMBUD_INBOUND_DEDUPE_DAYS", 30)
 
 OMBUD_SMTPD_HOST = env("OMBUD_SMTPD_HOST", "127.0.0.1")
 OMBUD_SMTPD_PORT = envint("OMBUD_SMTPD_PORT", 2525)

@@ -4,6 +4,8 @@ set -eu
 PYTHON=${PYTHON:-.venv/bin/python}
 # Queues the worker's repeating IMAP poll when OMBUD_MAIL_INTAKE=imap (else nothing).
 "$PYTHON" manage.py mail_poll --schedule
+# Queues the worker's hourly housekeeping run, unless one is waiting.
+"$PYTHON" manage.py housekeeping --schedule
 "$PYTHON" manage.py db_worker --no-reload &
 pids=$!
 if [ "${OMBUD_MAIL_INTAKE:-}" = smtp ]; then

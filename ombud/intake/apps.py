@@ -5,5 +5,6 @@ class IntakeConfig(AppConfig):
     name = "ombud.intake"
 
     def ready(self):
-        # Connects the anymail inbound receiver and registers the settings checks.
-        from ombud.intake import checks, signals  # noqa: F401
+        # Connects the anymail inbound receiver, registers the settings checks
+        # and the housekeeping step.
+        from ombud.intake import checks, housekeeping, signals  # noqa: F401

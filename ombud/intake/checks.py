@@ -46,3 +46,20 @@ def mail_intake_check(app_configs, **kwargs):
             if not settings.ANYMAIL.get(setting):
                 errors.append(Error(f"OMBUD_MAIL_INTAKE=webhook needs {name}", id="intake.E005"))
     return errors
+
+
+DEDUPE_MIN_DAYS = 7
+
+
+@register()
+def inbound_dedupe_check(app_configs, **kwargs):
+    if settings.OMBUD_INBOUND_DEDUPE_DAYS < DEDUPE_MIN_DAYS:
+        return [
+            Error(
+                f"OMBUD_INBOUND_DEDUPE_DAYS must be at least {DEDUPE_MIN_DAYS}",
+                hint="Mail servers retry a delivery for up to 5 days: the same mail could "
+                "then become a second case.",
+                id="intake.E006",
+            )
+        ]
+    return []

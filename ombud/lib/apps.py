@@ -7,3 +7,7 @@ class LibConfig(AppConfig):
 
     name = "ombud.lib"
     verbose_name = "Shared building blocks"
+
+    def ready(self):
+        # The throttle registers its housekeeping step; checks registers the settings check.
+        from ombud.lib import checks, throttle  # noqa: F401

@@ -3,12 +3,14 @@
 import hashlib
 import hmac
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from ombud.lib import crypto
+from ombud.lib.housekeeping import housekeeping_step
 from ombud.lib.models import ThrottleBucket
 
 
@@ -47,6 +49,10 @@ def throttle_allow(*, scope: str, ident: str, limit: int, window_seconds: int) -
     return True
 
 
-def throttle_prune(*, older_than_seconds: int = 86400) -> int:
-    window_floor = int(time.time()) - older_than_seconds
+@housekeeping_step("throttle buckets")
+def throttle_prune(now: datetime, *, older_than_seconds: int = 86400) -> int:
+    """Delete the buckets of windows that started more than a day before
+    `now`. Every limit's window is an hour or less, so these count nothing
+    any more."""
+    window_floor = int(now.timestamp()) - older_than_seconds
     return ThrottleBucket.objects.filter(window__lt=window_floor).delete()[0]

@@ -6,4 +6,5 @@ class OrgsConfig(AppConfig):
     verbose_name = "Organisations"
 
     def ready(self):
-        from ombud.orgs import services  # noqa: F401 - connects its signal receivers
+        # services connects its signal receivers; housekeeping registers its step.
+        from ombud.orgs import housekeeping, services  # noqa: F401

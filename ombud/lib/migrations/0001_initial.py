@@ -27,7 +27,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "constraints": [
-                    models.UniqueConstraint(fields=("key", "window"), name="lib_throttle_bucket_unique")
+                    models.UniqueConstraint(
+                        fields=("key", "window"), name="lib_throttle_bucket_unique"
+                    )
                 ],
             },
         ),
