@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
+        from ombud.accounts import housekeeping  # noqa: F401 - registers its steps
         from ombud.accounts.middleware import session_login_mark
 
         user_logged_in.connect(session_login_mark, dispatch_uid="ombud-session-login-mark")

@@ -9,5 +9,6 @@ class LibConfig(AppConfig):
     verbose_name = "Shared building blocks"
 
     def ready(self):
-        # The throttle registers its housekeeping step; checks registers the settings check.
-        from ombud.lib import checks, throttle  # noqa: F401
+        # The throttle and the tasks register their housekeeping steps;
+        # checks registers the settings check.
+        from ombud.lib import checks, tasks, throttle  # noqa: F401

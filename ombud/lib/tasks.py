@@ -23,7 +23,7 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
-from ombud.lib.housekeeping import housekeeping_run
+from ombud.lib.housekeeping import housekeeping_run, housekeeping_step
 
 logger = logging.getLogger(__name__)
 
@@ -71,3 +71,16 @@ def housekeeping_schedule(*, delay: timedelta = timedelta(0)) -> bool:
             return False
         housekeeping.using(run_after=timezone.now() + delay).enqueue()
     return True
+
+
+# Finished task results (their return values and tracebacks) are kept this
+# long for someone looking into a problem, then deleted.
+FINISHED_TASKS_KEPT = timedelta(days=7)
+
+
+@housekeeping_step("finished tasks")
+def finished_tasks_prune(now) -> int:
+    return DBTaskResult.objects.filter(
+        status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED],
+        finished_at__lt=now - FINISHED_TASKS_KEPT,
+    ).delete()[0]

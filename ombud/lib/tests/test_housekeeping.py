@@ -47,6 +47,9 @@ def test_every_app_registers_its_steps():
         "receipt renewals",
         "invitations",
         "inbound mail dedupe",
+        "finished tasks",
+        "expired login sessions",
+        "failed logins",
     }
 
 
@@ -260,3 +263,28 @@ def test_the_interval_is_checked(settings):
     assert "lib.E001" in [e.id for e in run_checks()]
     settings.OMBUD_HOUSEKEEPING_SECONDS = 3600
     assert "lib.E001" not in [e.id for e in run_checks()]
+
+
+def test_finished_tasks_are_kept_a_week_and_waiting_ones_always(db):
+    from ombud.lib.tasks import finished_tasks_prune
+
+    def row(status, finished_days_ago):
+        finished = NOW - timedelta(days=finished_days_ago) if finished_days_ago else None
+        return DBTaskResult.objects.create(
+            status=status,
+            task_path="ombud.lib.tasks.housekeeping",
+            args_kwargs={"args": [], "kwargs": {}},
+            queue_name="default",
+            backend_name="default",
+            finished_at=finished,
+            run_after=NOW - timedelta(days=30),
+        )
+
+    old_done = row(TaskResultStatus.SUCCESSFUL, 8)
+    old_failed = row(TaskResultStatus.FAILED, 9)
+    recent = row(TaskResultStatus.SUCCESSFUL, 2)
+    waiting = row(TaskResultStatus.READY, None)
+    assert finished_tasks_prune(NOW) == 2
+    left = set(DBTaskResult.objects.values_list("pk", flat=True))
+    assert left == {recent.pk, waiting.pk}
+    assert old_done.pk not in left and old_failed.pk not in left
