@@ -67,7 +67,9 @@ DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envsecret("SECRET_KEY", generate=True)
 OMBUD_PEPPER = envsecret("OMBUD_PEPPER", generate=True)
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
-SITE_ROOT = env("SITE_ROOT", "http://127.0.0.1:8000")
+# Development uses localhost, not 127.0.0.1: browsers allow security keys on
+# http://localhost but refuse them on http://127.0.0.1 ("invalid domain").
+SITE_ROOT = env("SITE_ROOT", "http://localhost:8000")
 CSRF_TRUSTED_ORIGINS = [SITE_ROOT]
 
 INSTALLED_APPS = [
@@ -192,7 +194,18 @@ MFA_TOTP_ISSUER = "Ombud"
 # drift, and a code typed as it changes should still work.
 MFA_TOTP_TOLERANCE = 1
 MFA_PASSKEY_LOGIN_ENABLED = False
+# Browsers allow security keys on https:// and on http://localhost only; this
+# lets them be tried over plain http on another name (testing only).
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = envbool("OMBUD_WEBAUTHN_ALLOW_HTTP", False)
+MFA_ADAPTER = "ombud.accounts.mfa.MFAAdapter"
+# Code forms that refuse a used code for as long as it could be valid.
+MFA_FORMS = {
+    "authenticate": "ombud.accounts.mfa.CodeForm",
+    "reauthenticate": "ombud.accounts.mfa.ReauthenticateCodeForm",
+    # ... and security-key forms that refuse a malformed answer with a message.
+    "reauthenticate_webauthn": "ombud.accounts.mfa.ReauthenticateKeyForm",
+    "add_webauthn": "ombud.accounts.mfa.AddKeyForm",
+}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"

@@ -13,5 +13,5 @@ if [ "${OMBUD_MAIL_INTAKE:-}" = smtp ]; then
     pids="$pids $!"
 fi
 trap 'kill $pids 2>/dev/null || true; wait $pids 2>/dev/null || true' EXIT INT TERM
-echo "Ombud is running at http://127.0.0.1:8000/ (Ctrl-C stops the web server and the worker)"
+echo "Ombud is running at http://localhost:8000/ (Ctrl-C stops the web server and the worker)"
 "$PYTHON" manage.py runserver 127.0.0.1:8000

@@ -8,6 +8,7 @@ password step, and sends the person here for the second factor. Only then is
 the session logged in. allauth provides the authenticators, their forms and
 their management pages (`/accounts/mfa/`)."""
 
+import hashlib
 import time
 from dataclasses import dataclass
 from functools import wraps
@@ -17,11 +18,20 @@ from allauth.account.internal.flows.login import (
     get_authentication_records,
     record_authentication,
 )
-from allauth.mfa.base.forms import AuthenticateForm
+from allauth.core import context
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.base.forms import AuthenticateForm, ReauthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
-from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm
+from allauth.mfa.webauthn.forms import (
+    AddWebAuthnForm,
+    AuthenticateWebAuthnForm,
+    ReauthenticateWebAuthnForm,
+)
 from allauth.mfa.webauthn.internal.flows import auth as webauthn_auth
+from django import forms
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
@@ -31,17 +41,118 @@ from ombud.lib.throttle import client_ip
 
 PENDING = "ombud_mfa_pending"
 PENDING_SECONDS = 5 * 60
+# What makes two-factor sign-in "on" for an account ...
 SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+# ... and what a session may have used as its second factor: a recovery code
+# stands in for the phone or key it replaces.
+USED_FACTORS = [*SECOND_FACTORS, Authenticator.Type.RECOVERY_CODES]
+# A code of the authenticator app is valid for its own half minute and the
+# neighbouring ones (MFA_TOTP_TOLERANCE, for clock drift): once used, it is
+# refused for all of that time (RFC 6238 §5.2).
+CODE_VALID_SECONDS = (2 * mfa_settings.TOTP_TOLERANCE + 1) * mfa_settings.TOTP_PERIOD
+# allauth's limit on wrong codes ("login_failed": 5 in 5 minutes per account).
+LOCKOUT_MINUTES = 5
+
+EXPIRED = (
+    "Your sign-in waited more than 5 minutes for the second step: please enter your password again."
+)
+KEY_REFUSED = (
+    "Your security key was not accepted. Try again, or use another key or a recovery code."
+)
 
 
 class AccountAdapter(DefaultAccountAdapter):
     """Accounts come only from invitations: allauth never signs anyone up."""
+
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "too_many_login_attempts": (
+            f"Too many failed attempts: codes for this account are refused for "
+            f"{LOCKOUT_MINUTES} minutes. Wait, then try again."
+        ),
+    }
 
     def is_open_for_signup(self, request):
         return False
 
     def get_client_ip(self, request):
         return client_ip(request)
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """Authenticators show "Ombud" as the site a key is for, not the host
+    and port of the request."""
+
+    def get_public_key_credential_rp_entity(self) -> dict[str, str]:
+        return {"id": context.request.get_host().partition(":")[0], "name": "Ombud"}
+
+
+class _CodeReplayMixin:
+    """allauth remembers a used code for one half minute only, though with the
+    drift tolerance it stays valid for three: it is remembered here, in the
+    shared cache, for as long as it could be valid."""
+
+    user: User
+    authenticator: Authenticator
+
+    def clean_code(self) -> str:
+        code = "".join(str(self.cleaned_data.get("code", "")).split())  # type: ignore[attr-defined]
+        key = _code_used_key(self.user, code)
+        if cache.get(key):
+            raise forms.ValidationError(
+                "This code was already used. Wait for the next one from your app."
+            )
+        code = super().clean_code()  # type: ignore[misc]
+        if self.authenticator.type == Authenticator.Type.TOTP:
+            cache.set(key, True, timeout=CODE_VALID_SECONDS)
+        return code
+
+
+def _code_used_key(user: User, code: str) -> str:
+    # A keyed digest: the cache table holds no codes.
+    digest = hashlib.sha256(f"{user.pk}:{code}".encode()).hexdigest()
+    return f"ombud:totp-used:{user.pk}:{digest}"
+
+
+# What allauth's security-key forms let through from an answer that is not
+# well-formed (an answer is the browser's, so anyone's): refused like a wrong key.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+class KeyForm(AuthenticateWebAuthnForm):
+    """The second step with a security key."""
+
+    def clean_credential(self) -> Authenticator:
+        try:
+            return super().clean_credential()
+        except _MALFORMED:
+            raise forms.ValidationError(KEY_REFUSED) from None
+
+
+class ReauthenticateKeyForm(ReauthenticateWebAuthnForm):
+    def clean_credential(self) -> Authenticator:
+        try:
+            return super().clean_credential()
+        except _MALFORMED:
+            raise forms.ValidationError(KEY_REFUSED) from None
+
+
+class AddKeyForm(AddWebAuthnForm):
+    def clean(self) -> dict:
+        try:
+            return super().clean()
+        except _MALFORMED:
+            raise forms.ValidationError(
+                "The security key's answer could not be read. Try adding it again."
+            ) from None
+
+
+class CodeForm(_CodeReplayMixin, AuthenticateForm):
+    """The second step's code form (MFA_FORMS["authenticate"])."""
+
+
+class ReauthenticateCodeForm(_CodeReplayMixin, ReauthenticateForm):
+    """allauth's "confirm it is you" form (MFA_FORMS["reauthenticate"])."""
 
 
 def mfa_enabled(user) -> bool:
@@ -93,6 +204,20 @@ def mfa_pending(request: HttpRequest) -> PasswordStep | None:
     return PasswordStep(user, pending.get("next") or "")
 
 
+def mfa_pending_refusal(request: HttpRequest) -> str:
+    """Why there is no password step to finish, in words for the login page."""
+    pending = request.session.get(PENDING)
+    if not isinstance(pending, dict):
+        return "Please log in again."
+    if time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return EXPIRED
+    return "Your password changed since you entered it: please log in again."
+
+
+def mfa_pending_cancel(request: HttpRequest) -> None:
+    request.session.pop(PENDING, None)
+
+
 def mfa_pending_take(request) -> dict:
     return request.session.pop(PENDING, None) or {}
 
@@ -109,7 +234,7 @@ def session_used_mfa(request) -> bool:
     owning an authenticator is not enough, a session from before it was set
     up has not used it."""
     records = get_authentication_records(request, request.user)
-    return any(r.get("method") == "mfa" and r.get("type") in SECOND_FACTORS for r in records)
+    return any(r.get("method") == "mfa" and r.get("type") in USED_FACTORS for r in records)
 
 
 def setup_view(view, authenticator_type):
@@ -142,12 +267,8 @@ def mfa_forms(request, user):
     data = request.POST if request.method == "POST" else None
     webauthn = is_mfa_enabled(user, [Authenticator.Type.WEBAUTHN])
     posted_webauthn = data is not None and "credential" in data
-    code_form = AuthenticateForm(user=user, data=None if posted_webauthn else data)
-    webauthn_form = (
-        AuthenticateWebAuthnForm(user=user, data=data if posted_webauthn else None)
-        if webauthn
-        else None
-    )
+    code_form = CodeForm(user=user, data=None if posted_webauthn else data)
+    webauthn_form = KeyForm(user=user, data=data if posted_webauthn else None) if webauthn else None
     posted = None
     if data is not None:
         posted = webauthn_form if posted_webauthn else code_form
@@ -156,3 +277,8 @@ def mfa_forms(request, user):
 
 def webauthn_request_options(user) -> dict:
     return {"request_options": webauthn_auth.begin_authentication(user)}
+
+
+def mfa_has_app(user: User) -> bool:
+    """Whether the person has an authenticator app (so a 6-digit code to give)."""
+    return is_mfa_enabled(user, [Authenticator.Type.TOTP])

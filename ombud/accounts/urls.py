@@ -17,6 +17,7 @@ urlpatterns = [
         name="account_login",
     ),
     path("accounts/login/two-factor/", views.login_mfa, name="login-mfa"),
+    path("accounts/login/two-factor/cancel/", views.login_mfa_cancel, name="login-mfa-cancel"),
     # allauth's MFA management pages; login, logout and password stay ours.
     path("accounts/mfa/", mfa_views.index, name="mfa_index"),
     path("accounts/mfa/reauthenticate/", mfa_views.reauthenticate, name="mfa_reauthenticate"),

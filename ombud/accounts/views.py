@@ -70,7 +70,7 @@ def login_mfa(request):
     recovery code, or a security key."""
     step = mfa.mfa_pending(request)
     if step is None:
-        messages.info(request, "Please log in again.")
+        messages.info(request, mfa.mfa_pending_refusal(request))
         return redirect("login")
     user, next_url = step.user, step.next_url
     code_form, webauthn_form, posted = mfa.mfa_forms(request, user)
@@ -83,12 +83,26 @@ def login_mfa(request):
         posted.save()  # records the second factor in the session
         mfa.mfa_pending_finish(request, pending)
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    context = {"form": code_form, "webauthn_form": webauthn_form}
+    context = {
+        "form": code_form,
+        "webauthn_form": webauthn_form,
+        "has_app": mfa.mfa_has_app(user),
+        "key_refused": mfa.KEY_REFUSED
+        if webauthn_form is not None and webauthn_form.errors
+        else "",
+    }
     if webauthn_form is not None:
         context["js_data"] = mfa.webauthn_request_options(user)
     return render(
         request, "accounts/login_mfa.html", context, status=400 if posted is not None else 200
     )
+
+
+@require_POST
+def login_mfa_cancel(request):
+    """Leave the second step: the half-finished sign-in is forgotten."""
+    mfa.mfa_pending_cancel(request)
+    return redirect("login")
 
 
 @require_POST

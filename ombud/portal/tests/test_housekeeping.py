@@ -19,7 +19,8 @@ from ombud.portal.services import (
 
 def test_idle_portal_sessions_are_deleted_and_live_ones_keep_working(people, submit_report):
     _, receipt = submit_report(people.event_a)
-    case, data_key = receipt_unlock(organisation=people.org_a, receipt=receipt)
+    unlocked = receipt_unlock(organisation=people.org_a, receipt=receipt)
+    case, data_key = unlocked.case, unlocked.data_key
     now = timezone.now()
 
     def opened(ago):

@@ -48,8 +48,8 @@ class Command(BaseCommand):
                 venue_security="Front desk, ground floor (placeholder)",
             )
         self.stdout.write(self.style.SUCCESS("Demo organisation “Demo Python Meetup” created."))
-        self.stdout.write("Report form: http://127.0.0.1:8000/demo/meetup/report/")
-        self.stdout.write("Staff login: http://127.0.0.1:8000/accounts/login/  (shown once):")
+        self.stdout.write("Report form: http://localhost:8000/demo/meetup/report/")
+        self.stdout.write("Staff login: http://localhost:8000/accounts/login/  (shown once):")
         for email, name, role in PEOPLE:
             self.stdout.write(f"  {role.label:<10} {email:<22} {passwords[email]}   ({name})")
         self.stdout.write(
