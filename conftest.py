@@ -35,21 +35,25 @@ def browser(user=None, password=PASSWORD, ip="127.0.0.1"):
 @pytest.fixture
 def people(db):
     """The cast every access test reads like a sentence with:
-    alice chairs org A; bob and dave respond in org A; charlie chairs org B."""
+    alice chairs org A; bob and dave respond in org A; charlie chairs org B.
+
+    Org A's recovery kit is split 2 of 3 among alice, bob and dave:
+    `shares_a[name]` is each one's share, `kit_a` alice's and bob's entered
+    together (what the kit forms take). Org B's is charlie's 1-of-1 share."""
     from ombud.accounts.services import user_create
-    from ombud.orgs.models import Event, Membership, Role
+    from ombud.orgs.models import Event
     from ombud.orgs.services import organisation_create
 
     alice = user_create(email="alice@a.example", password=PASSWORD, display_name="Alice")
     bob = user_create(email="bob@a.example", password=PASSWORD, display_name="Bob")
     dave = user_create(email="dave@a.example", password=PASSWORD, display_name="Dave")
     charlie = user_create(email="charlie@b.example", password=PASSWORD, display_name="Charlie")
-    org_a_new = organisation_create(name="Org A", slug="org-a", chair=alice)
-    org_a, kit_a = org_a_new.organisation, org_a_new.recovery_kit
+    org_a_new = organisation_create(name="Org A", slug="org-a", chair=alice, responders=[bob, dave])
+    org_a = org_a_new.organisation
+    shares_a = {share.trustee.display_name.lower(): share.text for share in org_a_new.shares}
+    kit_a = "\n".join([shares_a["alice"], shares_a["bob"]])
     org_b_new = organisation_create(name="Org B", slug="org-b", chair=charlie)
-    org_b, kit_b = org_b_new.organisation, org_b_new.recovery_kit
-    for user in (bob, dave):
-        Membership.objects.create(user=user, organisation=org_a, role=Role.RESPONDER)
+    org_b, kit_b = org_b_new.organisation, org_b_new.shares[0].text
     event_a = Event.objects.create(
         organisation=org_a,
         name="PyConf A",
@@ -73,6 +77,7 @@ def people(db):
         org_b=org_b,
         kit_a=kit_a,
         kit_b=kit_b,
+        shares_a=shares_a,
         event_a=event_a,
         event_b=event_b,
     )

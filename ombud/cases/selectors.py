@@ -116,15 +116,60 @@ def case_timeline(*, case: Case, content) -> list[TimelineEntry]:
             type=AuditType.CASE_CONTENT_READ
         )
     )
-    actor_ids = {e.actor_id for e in events if e.actor_id}
-    names = {u.pk: str(u) for u in User.objects.filter(pk__in=actor_ids)}
+    people = {e.actor_id for e in events if e.actor_id}
+    for event in events:
+        if event.type == AuditType.ACCESS_RESTORED_WITH_KIT:
+            people |= {event.data.get("user"), *event.data.get("trustees", [])}
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in=people - {None})}
     for event in events:
         if event.actor_id is None:
             who = "the reporter"
         else:
             who = names.get(event.actor_id, "a former member")
-        entries.append(TimelineEntry(event.created_at, "audit", f"{event.type_label} ({who})"))
+        if event.type == AuditType.ACCESS_RESTORED_WITH_KIT:
+            title = _recovery_use_title(event, names, who)
+        else:
+            title = f"{event.type_label} ({who})"
+        entries.append(TimelineEntry(event.created_at, "audit", title))
     return sorted(entries, key=lambda e: e.at)
+
+
+def _names(people: list[str]) -> str:
+    return people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+
+
+def _recovery_use_title(event: AuditEvent, names: dict, who: str) -> str:
+    grantee = names.get(event.data.get("user"), "a former member")
+    trustees = [names.get(pk, "a former member") for pk in event.data.get("trustees", [])]
+    how = (
+        f"shares of {_names(trustees)}, entered by {who}"
+        if trustees
+        else f"the single-person recovery kit, entered by {who}"
+    )
+    return f"Access given to {grantee} by the team's recovery procedure ({how})"
+
+
+@dataclass(frozen=True)
+class RecoveryUse:
+    at: datetime
+    grantee: str
+
+
+def case_recovery_uses(*, case: Case) -> list[RecoveryUse]:
+    """Every time the recovery kit gave someone access to the case, for the
+    reporter's portal (who was given access, never who took part)."""
+    events = list(
+        AuditEvent.objects.filter(
+            organisation_id=case.organisation_id,
+            case_id=case.pk,
+            type=AuditType.ACCESS_RESTORED_WITH_KIT,
+        ).order_by("seq")
+    )
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in={e.data.get("user") for e in events})}
+    return [
+        RecoveryUse(e.created_at, names.get(e.data.get("user"), "a former team member"))
+        for e in events
+    ]
 
 
 DASHBOARD_OPEN = [Status.NEW, Status.ACKNOWLEDGED, Status.REOPENED]

@@ -1,6 +1,7 @@
-"""The chair's recovery kit pages: restore access with the kit, show the kit
-again, rotate the recovery key. The kit is posted, used and forgotten: every
-view is never-cached and marks it as sensitive so no error report carries it."""
+"""The chair's recovery kit pages: restore access with the trustees' shares,
+print a trustee's share again, re-issue the kit (rotate the recovery key, split
+among trustees). Shares are posted, used and forgotten: every view is
+never-cached and marks them as sensitive so no error report carries them."""
 
 from django import forms
 from django.contrib import messages
@@ -10,32 +11,92 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from ombud.cases.services import grants, recovery
+from ombud.lib import crypto
 from ombud.lib.crypto import RecoveryKitError
 from ombud.lib.errors import ServiceError
+from ombud.orgs import selectors as org_selectors
 from ombud.orgs.decorators import staff_view
 
-KIT_HELP = (
-    "Paste or type the whole kit, starting with OMBUD-RECOVERY-1. "
-    "Spaces and line breaks do not matter. It is used for this request only and never stored."
-)
 
-
-def kit_field():
+def kit_field(organisation):
+    k = organisation.recovery_threshold
+    if k is None:
+        label = "Recovery kit"
+        help_text = (
+            "The single-person kit from before the kit was split, starting with "
+            "OMBUD-RECOVERY-1. Spaces and line breaks do not matter."
+        )
+    elif k == 1:
+        label = "The recovery kit's share"
+        help_text = (
+            "Your kit is 1 of 1: this one share opens it, so one person can use it alone. "
+            "It starts with OMBUD-SHARE-1; spaces and line breaks do not matter."
+        )
+    else:
+        label = f"Shares of {k} trustees"
+        help_text = (
+            f"The kit needs the shares of {k} trustees together: each types or pastes their "
+            "share (it starts with OMBUD-SHARE-1), one after another, or passes it to whoever "
+            "is at the keyboard. Spaces and line breaks do not matter."
+        )
     return forms.CharField(
-        label="Recovery kit",
+        label=label,
         max_length=recovery.KIT_MAX_LENGTH,
-        help_text=KIT_HELP,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+        help_text=help_text + " Used for this request only and never stored.",
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
         error_messages={"max_length": "This is not an Ombud recovery kit: it is far too long."},
     )
 
 
 class KitForm(forms.Form):
-    kit = kit_field()
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kit"] = kit_field(organisation)
 
 
-class PendingRestoreForm(forms.Form):
-    kit = kit_field()
+class ShareShowForm(KitForm):
+    share = forms.TypedChoiceField(label="Print the share of", coerce=int, choices=())
+
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, organisation=organisation, **kwargs)
+        self.fields["share"].choices = [  # type: ignore[attr-defined]
+            (t.index, f"{t.user or 'a former member'} (share {t.index})")
+            for t in org_selectors.recovery_trustees(organisation=organisation)
+        ]
+        self.order_fields(["share", "kit"])
+
+
+class RotateForm(KitForm):
+    """The current shares, and (unless a rotation is under way with its
+    trustees named) who holds the new kit's shares and how many it needs."""
+
+    trustees = forms.ModelMultipleChoiceField(  # type: ignore[var-annotated]
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        label="Trustees of the new kit",
+        help_text="Each gets one share. Choose people who will not all be excluded from the "
+        "same report, and who can meet (or pass their share on) when the kit is needed.",
+    )
+    threshold = forms.IntegerField(
+        label="Shares needed to use the kit",
+        min_value=1,
+        max_value=crypto.SHARE_MAX,
+        help_text="At least 2 when there are two or more trustees: then no one person can "
+        "use the kit alone.",
+    )
+
+    def __init__(self, *args, organisation, named: bool, **kwargs):
+        super().__init__(*args, organisation=organisation, **kwargs)
+        if named:
+            del self.fields["trustees"], self.fields["threshold"]
+            return
+        self.fields["trustees"].queryset = org_selectors.member_users(  # type: ignore[attr-defined]
+            organisation=organisation
+        )
+        self.order_fields(["trustees", "threshold", "kit"])
+
+
+class PendingRestoreForm(KitForm):
     pending = forms.ModelMultipleChoiceField(  # type: ignore[var-annotated]
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
@@ -44,15 +105,15 @@ class PendingRestoreForm(forms.Form):
     )
 
     def __init__(self, *args, organisation, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, organisation=organisation, **kwargs)
+        self.order_fields(["pending", "kit"])
         self.fields["pending"].queryset = grants.pending_for_organisation(organisation=organisation)  # type: ignore[attr-defined]
         self.fields["pending"].label_from_instance = lambda p: (  # type: ignore[attr-defined]
             f"{p.user} — case #{p.case.number} ({p.case.event.name})"
         )
 
 
-class KitGrantForm(forms.Form):
-    kit = kit_field()
+class KitGrantForm(KitForm):
     member = forms.ModelChoiceField(queryset=None, label="Team member", empty_label="Choose")  # type: ignore[var-annotated]
     scope = forms.ChoiceField(
         choices=[
@@ -68,7 +129,8 @@ class KitGrantForm(forms.Form):
     event = forms.ModelChoiceField(queryset=None, label="Event", required=False)  # type: ignore[var-annotated]
 
     def __init__(self, *args, organisation, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, organisation=organisation, **kwargs)
+        self.order_fields(["member", "scope", "number", "event", "kit"])
         self.fields["member"].queryset = grants.grantable_members(organisation=organisation)  # type: ignore[attr-defined]
         self.fields["event"].queryset = organisation.events.all()  # type: ignore[attr-defined]
 
@@ -131,6 +193,7 @@ def recovery_restore(request, organisation):
         request,
         "orgs/recovery/restore.html",
         {
+            **_trustees(organisation),
             "organisation": organisation,
             "pending_form": pending_form,
             "grant_form": grant_form,
@@ -140,36 +203,46 @@ def recovery_restore(request, organisation):
     )
 
 
+def _trustees(organisation) -> dict:
+    return {
+        "trustees": org_selectors.recovery_trustees(organisation=organisation),
+        "procedure": org_selectors.recovery_procedure(organisation=organisation),
+    }
+
+
 @never_cache
 @sensitive_post_parameters("kit")
 @staff_view("orgs.use_recovery_kit")
 @require_http_methods(["GET", "HEAD", "POST"])
 def recovery_kit(request, organisation):
-    """Show the kit again, printable, to whoever proves they have it."""
-    form = KitForm(request.POST or None)
+    """Print a trustee's share again, to whoever enters k shares."""
+    form = ShareShowForm(request.POST or None, organisation=organisation)
     if request.method == "POST" and form.is_valid():
         try:
-            kit = recovery.recovery_kit_show(
-                actor=request.user, organisation=organisation, kit_text=form.cleaned_data["kit"]
+            share = recovery.recovery_share_show(
+                actor=request.user,
+                organisation=organisation,
+                kit_text=form.cleaned_data["kit"],
+                index=form.cleaned_data["share"],
             )
-        except RecoveryKitError as e:
+        except (RecoveryKitError, ServiceError) as e:
             _kit_error(form, e)
         else:
             return render(
                 request,
                 "orgs/recovery/kit.html",
-                {"organisation": organisation, "kit": kit, "new": False},
+                {"organisation": organisation, "shares": [share], "new": False},
             )
     return render(
         request,
         "orgs/recovery/kit_form.html",
-        {"organisation": organisation, "form": form},
+        {"organisation": organisation, "form": form, **_trustees(organisation)},
         status=400 if form.errors else 200,
     )
 
 
-# One request re-wraps for at most this long, then shows progress; the chair
-# pastes the kit again to continue (it is never kept between requests).
+# One request re-wraps for at most this long, then shows progress; the trustees
+# enter their shares again to continue (they are never kept between requests).
 ROTATION_TIME_BUDGET = 20.0
 
 
@@ -178,33 +251,43 @@ ROTATION_TIME_BUDGET = 20.0
 @staff_view("orgs.use_recovery_kit")
 @require_http_methods(["GET", "HEAD", "POST"])
 def recovery_rotate(request, organisation):
-    form = KitForm(request.POST or None)
+    """Re-issue the kit: a new recovery key, split among the trustees named."""
+    named = organisation.recovery_next_threshold is not None
+    proposed, threshold = recovery.trustees_default(organisation=organisation)
+    form = RotateForm(
+        request.POST or None,
+        organisation=organisation,
+        named=named,
+        initial={"trustees": proposed, "threshold": threshold},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             rotation = recovery.recovery_rotate(
                 actor=request.user,
                 organisation=organisation,
                 kit_text=form.cleaned_data["kit"],
+                trustees=None if named else list(form.cleaned_data["trustees"]),
+                threshold=None if named else form.cleaned_data["threshold"],
                 time_budget=ROTATION_TIME_BUDGET,
             )
         except (RecoveryKitError, ServiceError) as e:
             _kit_error(form, e)
         else:
-            if rotation.new_kit:
+            if rotation.new_shares:
                 return render(
                     request,
                     "orgs/recovery/kit.html",
                     {
                         "organisation": organisation,
-                        "kit": rotation.new_kit,
+                        "shares": rotation.new_shares,
                         "new": True,
                         "rotation": rotation,
                     },
                 )
             messages.info(
                 request,
-                f"{rotation.done} of {rotation.total} cases re-wrapped. Paste the current "
-                "kit again to continue.",
+                f"{rotation.done} of {rotation.total} cases re-wrapped. Enter the current "
+                "shares again to continue.",
             )
             return redirect("recovery-rotate", organisation.slug)
     return render(
@@ -214,6 +297,12 @@ def recovery_rotate(request, organisation):
             "organisation": organisation,
             "form": form,
             "rotation": recovery.rotation_status(organisation=organisation),
+            "team_size": org_selectors.members(organisation=organisation).count(),
+            "next_trustees": org_selectors.recovery_trustees(
+                organisation=organisation, pending=True
+            ),
+            "next_threshold": organisation.recovery_next_threshold,
+            **_trustees(organisation),
         },
         status=400 if form.errors else 200,
     )

@@ -81,14 +81,22 @@ class ReportForm(forms.Form):
         label="Responders who must not see this report",
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="If you have a conflict of interest with someone on the team, tick them. "
-        "They will not be told about it or be able to read it.",
     )
 
-    def __init__(self, *args, responders=(), **kwargs):
+    def __init__(self, *args, responders=(), recovery_procedure="", **kwargs):
+        """`recovery_procedure`: who can use the team's recovery kit, in words
+        (ombud.orgs.selectors.recovery_procedure), for the exclusion's help text."""
         super().__init__(*args, **kwargs)
         self.responder_choices = [(str(m.user_id), str(m.user)) for m in responders]
         self.exclude_field.choices = self.responder_choices
+        who = f" ({recovery_procedure})" if recovery_procedure else ""
+        self.exclude_field.help_text = (
+            "If you have a conflict of interest with someone on the team, tick them. They get "
+            "no key to your report and are not notified about it. The team's recovery "
+            f"procedure{who} could still open your report, for example for a responder who "
+            "lost their password: if it is ever used on your report, your report's page says "
+            "so, and it never gives access to anyone you exclude."
+        )
 
     def clean_consent_public(self):
         return self.cleaned_data.get("consent_public") or PublicStatementConsent.NO

@@ -44,8 +44,9 @@ STAFF_WORDING = {
     "reported_badge": ("Badge number of the person reported", None),
     "exclude": (
         "Responders the reporter has a conflict of interest with",
-        "Tick those the reporter names: they get no access and are not told. You are "
-        "taking this report, so you will always be able to read it.",
+        "Tick those the reporter names: they get no key and are not told, and the team's "
+        "recovery procedure never gives them access. You are taking this report, so you "
+        "will always be able to read it.",
     ),
 }
 

@@ -27,7 +27,12 @@ def report(request, org_slug, event_slug):
     responders = org_selectors.members(organisation=organisation).filter(
         user__public_key__isnull=False
     )
-    form = ReportForm(request.POST or None, request.FILES or None, responders=responders)
+    form = ReportForm(
+        request.POST or None,
+        request.FILES or None,
+        responders=responders,
+        recovery_procedure=org_selectors.recovery_procedure(organisation=organisation),
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -51,6 +56,7 @@ def report(request, org_slug, event_slug):
                         "event": event,
                         "case": case,
                         "receipt": receipt,
+                        "excluded": bool(form.cleaned_data["exclude"]),
                     },
                 )
         status = 400

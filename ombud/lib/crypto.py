@@ -1,6 +1,7 @@
 """Every cryptographic construction Ombud uses, in one place (DESIGN §5).
 
-Only PyNaCl, cryptography and argon2-cffi primitives are used; this module just
+Only PyNaCl, cryptography, argon2-cffi and pycryptodome (Shamir secret sharing)
+primitives are used; this module just
 names the constructions and fixes their parameters. Nothing here logs, and no
 exception raised here carries key material or plaintext.
 """
@@ -18,6 +19,7 @@ import nacl.exceptions
 import nacl.public
 import nacl.secret
 import nacl.utils
+from Crypto.Protocol.SecretSharing import Shamir
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
@@ -275,6 +277,126 @@ def recovery_kit_decode(text: str, *, org_id: int) -> bytes:
     if not hmac.compare_digest(checksum, _kit_checksum(org_id, private_key)):
         raise RecoveryKitError("The recovery kit has a typo: its checksum does not match.")
     return private_key
+
+
+# --- the recovery kit split among trustees ---------------------------------------
+# The recovery private key is split k-of-n with Shamir's secret sharing
+# (pycryptodome, over GF(2^128)): its two 16-byte halves are split with the
+# same k and n, and share i is the pair of half-shares with index i. Fewer than
+# k shares say nothing about the key. A printed share carries the organisation,
+# its index, k, a short id of the kit (from the public key, so shares of a
+# replaced kit are told apart) and a checksum over all of it.
+
+SHARE_PREFIX = "OMBUD-SHARE-1"
+SHARE_MAX = 20  # trustees
+_SHARE_BODY = len(base64.b32encode(bytes(KEY_BYTES + 4)).rstrip(b"="))  # 58 characters
+
+
+@dataclass(frozen=True)
+class KitShare:
+    org_id: int
+    index: int
+    threshold: int
+    kit_id: str
+    value: bytes  # 32 bytes: the shares of the key's two halves
+
+    def __repr__(self):  # never the share's value
+        return f"KitShare(org={self.org_id}, index={self.index}, threshold={self.threshold})"
+
+
+def recovery_kit_id(public_key: Blob) -> str:
+    digest = hashlib.sha256(b"ombud:recovery-kit-id|" + bytes(public_key)).digest()
+    return base64.b32encode(digest).decode()[:4]
+
+
+def _share_checksum(share: KitShare) -> bytes:
+    head = f"{SHARE_PREFIX}|{share.org_id}|{share.index}|{share.threshold}|{share.kit_id}|"
+    return hashlib.sha256(head.encode() + share.value).digest()[:4]
+
+
+def recovery_shares_split(
+    org_id: int, private_key: bytes, *, threshold: int, count: int, public_key: Blob
+) -> list[KitShare]:
+    """Split a recovery private key into `count` shares, any `threshold` of
+    which rebuild it."""
+    if not 1 <= threshold <= count <= SHARE_MAX:
+        raise ValueError("need 1 <= threshold <= count <= SHARE_MAX")
+    halves = [Shamir.split(threshold, count, bytes(private_key[i : i + 16])) for i in (0, 16)]
+    kit_id = recovery_kit_id(public_key)
+    return [
+        KitShare(org_id, index, threshold, kit_id, low + high)
+        for (index, low), (_, high) in zip(*halves, strict=True)
+    ]
+
+
+def recovery_shares_combine(shares, *, at: int = 0) -> bytes:
+    """The key the shares were split from, or with `at` the value of the share
+    with that index (so any trustee's share can be printed again). With fewer
+    than k shares the result is just wrong: check it against the public key.
+
+    Points are shifted by `at` (x -> x XOR at, which is x + at in GF(2^128)),
+    so the interpolation at 0 that Shamir.combine does gives the value at `at`."""
+    return b"".join(
+        Shamir.combine([(s.index ^ at, s.value[i : i + 16]) for s in shares]) for i in (0, 16)
+    )
+
+
+def recovery_share_encode(share: KitShare) -> str:
+    body = base64.b32encode(share.value + _share_checksum(share)).decode().rstrip("=")
+    groups = " ".join(body[i : i + 4] for i in range(0, len(body), 4))
+    return (
+        f"{SHARE_PREFIX} ORG-{share.org_id} SHARE-{share.index} NEEDS-{share.threshold} "
+        f"KIT-{share.kit_id} {groups}"
+    )
+
+
+def _header_number(token: str, label: str) -> int | None:
+    number = token.removeprefix(label + "-")
+    if token == number or not number.isdigit() or len(number) > 6:
+        return None
+    return int(number)
+
+
+def recovery_share_decode(tokens: list[str], *, org_id: int) -> KitShare:
+    """One share from its words (upper-cased), or RecoveryKitError with a
+    reason a person can act on (never any of the share)."""
+    if len(tokens) < 2 or tokens[0] != SHARE_PREFIX or _header_number(tokens[1], "ORG") is None:
+        raise RecoveryKitError(
+            "This is not a share of an Ombud recovery kit: each share starts with "
+            f"{SHARE_PREFIX} ORG-…"
+        )
+    index = _header_number(tokens[2], "SHARE") if len(tokens) > 2 else None
+    name = f"Share {index}" if index else "A share"
+    if _header_number(tokens[1], "ORG") != org_id:
+        raise RecoveryKitError(f"{name} belongs to another organisation.")
+    threshold = _header_number(tokens[3], "NEEDS") if len(tokens) > 3 else None
+    kit_id = tokens[4].removeprefix("KIT-") if len(tokens) > 4 else ""
+    if not index or not threshold or len(kit_id) != 4 or len(tokens) < 6:
+        raise RecoveryKitError(f"{name} is incomplete: its first words are missing or mistyped.")
+    body = "".join(tokens[5:])
+    if any(ch not in _B32 for ch in body):
+        raise RecoveryKitError(f"{name} contains characters that do not belong in it.")
+    if len(body) < _SHARE_BODY:
+        raise RecoveryKitError(f"{name} is incomplete.")
+    if len(body) > _SHARE_BODY:
+        raise RecoveryKitError(f"{name} is too long: two shares may have run together.")
+    raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    share = KitShare(org_id, index, threshold, kit_id, raw[:KEY_BYTES])
+    if not hmac.compare_digest(raw[KEY_BYTES:], _share_checksum(share)):
+        raise RecoveryKitError(
+            f"{name} has a typo: its checksum does not match. Check it against the paper."
+        )
+    return share
+
+
+def recovery_kit_split_text(text: str) -> list[list[str]]:
+    """The words of each kit or share in a text holding one or more of them."""
+    entries: list[list[str]] = []
+    for word in text.upper().split():
+        if word in (SHARE_PREFIX, KIT_PREFIX) or not entries:
+            entries.append([])
+        entries[-1].append(word)
+    return entries
 
 
 # --- reporter email (for a new receipt) and portal sessions -----------------

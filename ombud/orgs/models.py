@@ -42,7 +42,8 @@ ORGANISATION_SETTINGS_FIELDS = [
 
 class Organisation(models.Model):
     """The tenant. Only the public half of the recovery key is stored; the
-    private half is printed once as the chair's recovery kit."""
+    private half is split among trustees (RecoveryTrustee), whose shares are
+    printed once and never stored."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
@@ -52,6 +53,11 @@ class Organisation(models.Model):
     # current one, so an interrupted rotation resumes with the same key.
     recovery_next_public_key = models.BinaryField(max_length=32, null=True)
     recovery_rotation_salt = models.BinaryField(max_length=32, null=True)
+    # How many trustees' shares use the kit (k of n). Empty: a single-person
+    # kit from before the kit was split, to be re-issued.
+    recovery_threshold = models.PositiveSmallIntegerField(null=True)
+    # k of the kit a rotation under way will issue (its trustees: pending rows).
+    recovery_next_threshold = models.PositiveSmallIntegerField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
     followup_days = models.PositiveSmallIntegerField(
         default=7, help_text="Days after a report by which the reporter gets a follow-up."
@@ -87,6 +93,32 @@ class Organisation(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class RecoveryTrustee(models.Model):
+    """A member who holds share `index` of the organisation's recovery kit
+    (DESIGN §5). Only who holds which share is stored, never a share.
+    `pending`: named for the kit a rotation under way will issue."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="recovery_trustees"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    index = models.PositiveSmallIntegerField()
+    pending = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "pending", "index"], name="recovery_trustee_unique"
+            )
+        ]
+        ordering = ["index"]
+
+    def __str__(self):
+        return f"share {self.index}: {self.user or 'a former member'}"
 
 
 class Event(models.Model):

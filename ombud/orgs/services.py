@@ -1,5 +1,6 @@
 import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from ombud.orgs.models import (
     Invitation,
     Membership,
     Organisation,
+    RecoveryTrustee,
     ResponseType,
     Role,
 )
@@ -45,25 +47,113 @@ def _changes_apply(obj, fields: dict, allowed) -> list[str]:
 
 
 @dataclass(frozen=True)
+class TrusteeShare:
+    """One trustee's share of the recovery kit, in its printed form: shown
+    once when the kit is issued and never stored."""
+
+    trustee: User | None
+    index: int
+    threshold: int
+    count: int
+    text: str
+
+
+@dataclass(frozen=True)
 class NewOrganisation:
-    """An organisation just created, and its recovery kit: shown to the
-    chair once and never stored (only the public half of the key is kept)."""
+    """An organisation just created, and the shares of its recovery kit:
+    shown once and never stored (only the public half of the key is kept)."""
 
     organisation: Organisation
-    recovery_kit: str
+    shares: tuple[TrusteeShare, ...]
 
 
-def organisation_create(*, name: str, slug: str, chair: User) -> NewOrganisation:
-    """Create an organisation with its recovery key pair and standing event.
+def recovery_threshold_default(trustees: int) -> int:
+    return 2 if trustees >= 2 else 1
 
-    Returns the organisation and its recovery kit text, which is shown to the
-    chair once and never stored: only the public half is kept."""
+
+def recovery_trustees_check(*, organisation: Organisation, trustees, threshold: int) -> None:
+    """The rules for a kit's trustees: members of the organisation, at most
+    SHARE_MAX; in a team of two or more, at least two trustees and k >= 2, so
+    no one person can use the kit alone."""
+    trustees = list(trustees)
+    if not trustees:
+        raise ServiceError("Name at least one trustee.")
+    if len(set(trustees)) != len(trustees):
+        raise ServiceError("Name each trustee once.")
+    if len(trustees) > crypto.SHARE_MAX:
+        raise ServiceError(f"Name at most {crypto.SHARE_MAX} trustees.")
+    members = set(
+        Membership.objects.filter(organisation=organisation).values_list("user_id", flat=True)
+    )
+    for trustee in trustees:
+        if trustee.pk not in members:
+            raise ServiceError(f"{trustee} is not a member of {organisation}.")
+    if len(members) >= 2 and len(trustees) < 2:
+        raise ServiceError(
+            "Your team has two or more members: name at least two trustees, so that no "
+            "one person can use the recovery kit alone."
+        )
+    if len(trustees) >= 2 and not 2 <= threshold <= len(trustees):
+        raise ServiceError(
+            f"The number of shares needed must be between 2 and {len(trustees)} (the number "
+            "of trustees): with 1, any trustee could use the kit alone."
+        )
+    if len(trustees) == 1 and threshold != 1:
+        raise ServiceError("With one trustee, their share alone is the kit (1 of 1).")
+
+
+def recovery_kit_issue(
+    *, organisation: Organisation, private_key: bytes, trustees, threshold: int
+) -> tuple[TrusteeShare, ...]:
+    """Split the recovery private key among `trustees` (k = `threshold`) and
+    record who holds which share; returns the shares, which are never stored.
+    Runs inside the transaction of a service that checked permission
+    (organisation_create, the rotation in ombud.cases.services.recovery)."""
+    trustees = list(trustees)
+    shares = crypto.recovery_shares_split(
+        organisation.pk,
+        private_key,
+        threshold=threshold,
+        count=len(trustees),
+        public_key=organisation.recovery_public_key,
+    )
+    RecoveryTrustee.objects.filter(organisation=organisation).delete()
+    RecoveryTrustee.objects.bulk_create(
+        RecoveryTrustee(organisation=organisation, user=trustee, index=share.index)
+        for trustee, share in zip(trustees, shares, strict=True)
+    )
+    Organisation.objects.filter(pk=organisation.pk).update(
+        recovery_threshold=threshold, recovery_next_threshold=None
+    )
+    organisation.recovery_threshold = threshold
+    return tuple(
+        TrusteeShare(
+            trustee, share.index, threshold, len(trustees), crypto.recovery_share_encode(share)
+        )
+        for trustee, share in zip(trustees, shares, strict=True)
+    )
+
+
+def organisation_create(
+    *, name: str, slug: str, chair: User, responders: Sequence[User] = ()
+) -> NewOrganisation:
+    """Create an organisation with its chair, first responders, recovery key
+    pair and standing event.
+
+    The recovery kit is split among the chair and the responders: 2 of n when
+    there are two or more of them, else 1 of 1. Returns the organisation and
+    the shares, which are shown once and never stored: only the public half of
+    the key is kept."""
     public_key, private_key = crypto.keypair_new()
+    trustees = [chair, *responders]
+    threshold = recovery_threshold_default(len(trustees))
     with transaction.atomic():
         organisation = Organisation.objects.create(
             name=name, slug=slug, recovery_public_key=public_key
         )
         Membership.objects.create(user=chair, organisation=organisation, role=Role.CHAIR)
+        for responder in responders:
+            Membership.objects.create(user=responder, organisation=organisation)
         ResponseType.objects.bulk_create(
             ResponseType(organisation=organisation, name=label, severity=severity, position=i)
             for i, (label, severity) in enumerate(SEED_RESPONSES)
@@ -74,13 +164,25 @@ def organisation_create(*, name: str, slug: str, chair: User) -> NewOrganisation
             slug="general",
             is_standing=True,
         )
+        recovery_trustees_check(organisation=organisation, trustees=trustees, threshold=threshold)
+        shares = recovery_kit_issue(
+            organisation=organisation,
+            private_key=private_key,
+            trustees=trustees,
+            threshold=threshold,
+        )
         audit_log(
             organisation=organisation,
             type=AuditType.ORGANISATION_CREATED,
             actor=chair,
-            data={"chair": chair.pk},
+            data={
+                "chair": chair.pk,
+                "responders": [r.pk for r in responders],
+                "trustees": [t.pk for t in trustees],
+                "threshold": threshold,
+            },
         )
-    return NewOrganisation(organisation, crypto.recovery_kit_encode(organisation.pk, private_key))
+    return NewOrganisation(organisation, shares)
 
 
 def event_create(*, actor: User, organisation: Organisation, **fields) -> Event:

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ombud.cases import selectors as case_selectors
 from ombud.cases.schema import report_rows
 from ombud.lib.errors import ServiceError
 from ombud.lib.throttle import client_ip, throttle_allow
@@ -108,6 +109,7 @@ def _case_page(request, organisation, case, data_key, *, status=200, **forms):
             else None
         ),
         "consent": consent,
+        "recovery_uses": case_selectors.case_recovery_uses(case=case),
     }
     return render(request, "portal/case.html", context, status=status)
 

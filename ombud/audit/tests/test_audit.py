@@ -42,14 +42,19 @@ def test_organisation_create_starts_the_chain(people):
     assert event.actor_id == people.alice.pk
     assert event.case_id is None
     assert event.seq == 1 and event.prev_hash == GENESIS
-    assert event.data == {"chair": people.alice.pk}
+    assert event.data == {
+        "chair": people.alice.pk,
+        "responders": [people.bob.pk, people.dave.pk],
+        "trustees": [people.alice.pk, people.bob.pk, people.dave.pk],
+        "threshold": 2,
+    }
     # Each organisation has its own chain.
     assert AuditEvent.objects.get(organisation=people.org_b).actor_id == people.charlie.pk
 
 
 def test_organisation_create_via_service(people):
     org_new = organisation_create(name="Org C", slug="org-c", chair=people.bob)
-    org, _kit = org_new.organisation, org_new.recovery_kit
+    org = org_new.organisation
     event = last_event(org)
     assert (event.type, event.actor_id, event.seq) == (
         AuditType.ORGANISATION_CREATED,

@@ -43,6 +43,7 @@ class GrantResult:
     granted: list = field(default_factory=list)  # cases newly opened to the member
     already: list = field(default_factory=list)  # cases they could open already
     excluded: list = field(default_factory=list)  # skipped: the reporter excluded them
+    recused: list = field(default_factory=list)  # skipped (recovery kit): they recused
     recusal_lifted: list = field(default_factory=list)
 
     def summary(self, grantee) -> str:
@@ -57,6 +58,10 @@ class GrantResult:
             parts.append(
                 f"Not given access to {_cases_text(self.excluded)}: "
                 "the reporter excluded them from it."
+            )
+        if self.recused:
+            parts.append(
+                f"Not given access to {_cases_text(self.recused)}: they recused themselves from it."
             )
         return " ".join(parts)
 
@@ -153,9 +158,13 @@ def grants_write(
     strict,
     audit_type,
     audit_data,
+    refuse_recused: bool = False,
 ) -> GrantResult:
     """The shared part of every grant: checks, then the rows, in one transaction.
-    `open_key(case)` returns the case key (from a grant or the recovery kit)."""
+    `open_key(case)` returns the case key (from a grant or the recovery kit).
+    `strict`: refuse rather than skip a case the grantee cannot be given.
+    `refuse_recused` (the recovery kit): a recusal is never lifted, only
+    another responder who holds the case can do that."""
     grantee_check(organisation=organisation, grantee=grantee)
     reasons = dict(
         Exclusion.objects.filter(user=grantee, case__in=cases).values_list("case_id", "reason")
@@ -180,6 +189,13 @@ def grants_write(
                 f"You recused yourself from case #{case.number}; only another "
                 "responder can give you access again."
             )
+        elif reason == Exclusion.Reason.RECUSED and refuse_recused:
+            if strict:
+                raise ServiceError(
+                    f"{grantee} recused themselves from case #{case.number}: the recovery "
+                    "kit never gives them access again; a responder who holds the case can."
+                )
+            result.recused.append(case)
         elif case.pk in held and case.pk not in pending:
             if strict:
                 raise ServiceError(f"{grantee} already has access to case #{case.number}.")

@@ -1,11 +1,18 @@
 """The organisation's recovery kit (DESIGN §5): the private half of the
-recovery key, held offline by the chair. Every case key is also sealed to its
-public half (Case.recovery_wrap), so with the kit the chair can give access to
-any case, including one nobody else can open any more.
+recovery key, split k-of-n among trustees the chair names (Shamir secret
+sharing, ombud.lib.crypto). Every case key is also sealed to its public half
+(Case.recovery_wrap), so with k shares entered together the chair can give
+access to any case, including one nobody else can open any more; no one
+person can (a team of one has a 1-of-1 kit). The kit never gives access to
+someone the reporter excluded or who recused, and every use on a case is in
+the case's timeline and the reporter's portal (ombud.cases.selectors).
 
-The kit text is never stored, logged or written to an audit event: services
-take it, decode it, use the key and drop it. Views pass it in from a POST
-marked sensitive, so not even an error report carries it.
+Shares are never stored, logged or written to an audit event: services take
+them, rebuild the key, use it and drop it; the audit log records which shares
+(index and trustee) took part. Views pass them in from a POST marked
+sensitive, so not even an error report carries them. A single-person kit from
+before the split still works until it is re-issued (a rotation to a new key
+split among trustees).
 
 Key rotation re-wraps every case key in batches and can be interrupted at any
 point: the new wrap goes to Case.recovery_wrap_next beside the old one, and
@@ -13,11 +20,12 @@ only when every case has one are they swapped, in one transaction under the
 organisation lock (which a new report takes too). Until then the current kit
 opens every case; afterwards the new one does. The new private key is derived
 from the current one and a random salt kept on the organisation during the
-rotation, so re-running with the current kit resumes with the same new key.
-The salt is deleted when the rotation completes. (Trade-off, on purpose:
-someone who holds the current kit and reads the database during a rotation
-could derive the new kit; they can open every case with the current kit
-anyway.)"""
+rotation, so re-running with the current shares resumes with the same new key;
+the trustees of the new kit are named when it starts and kept (RecoveryTrustee,
+pending) until it completes, when the new key is split among them. The salt is
+deleted when the rotation completes. (Trade-off, on purpose: whoever holds k
+current shares and reads the database during a rotation could derive the new
+key; they can open every case with the current shares anyway.)"""
 
 import secrets
 import time
@@ -46,10 +54,16 @@ from ombud.cases.services.grants import (
 from ombud.lib import crypto
 from ombud.lib.crypto import RecoveryKitError
 from ombud.lib.errors import ServiceError
-from ombud.orgs.models import Event, Organisation
+from ombud.orgs.models import Event, Membership, Organisation, RecoveryTrustee
+from ombud.orgs.services import (
+    TrusteeShare,
+    recovery_kit_issue,
+    recovery_threshold_default,
+    recovery_trustees_check,
+)
 
 ROTATION_BATCH = 500
-KIT_MAX_LENGTH = 400
+KIT_MAX_LENGTH = 3000  # SHARE_MAX shares of about 100 characters, with room to spare
 
 
 def _public_key(private_key: bytes) -> bytes:
@@ -61,30 +75,130 @@ def _require_chair(actor, organisation) -> None:
         raise PermissionDenied
 
 
-@sensitive_variables("kit_text", "private_key")
-def kit_private_key(*, organisation: Organisation, kit_text: str) -> bytes:
-    """The private key in the organisation's current kit, or RecoveryKitError
-    with a message a person can act on (never any of the kit)."""
+@dataclass(frozen=True)
+class KitKey:
+    """The recovery private key rebuilt from the shares entered, the shares
+    (to print another trustee's share again) and which took part (indices;
+    empty for a single-person kit from before the split)."""
+
+    private_key: bytes
+    entered: tuple[crypto.KitShare, ...]
+    shares: tuple[int, ...]
+
+    def __repr__(self):  # never the key or a share
+        return f"KitKey(shares={self.shares})"
+
+
+@sensitive_variables("kit_text", "private_key", "entries", "shares")
+def kit_private_key(*, organisation: Organisation, kit_text: str) -> KitKey:
+    """The private key of the organisation's current kit, rebuilt from the k
+    shares in `kit_text` (or a single-person kit from before the split), or
+    RecoveryKitError with a message a person can act on (never any of a share)."""
     if len(kit_text or "") > KIT_MAX_LENGTH:
         raise RecoveryKitError("This is not an Ombud recovery kit: it is far too long.")
-    private_key = crypto.recovery_kit_decode(kit_text or "", org_id=organisation.pk)
+    entries = crypto.recovery_kit_split_text(kit_text or "")
+    if not entries:
+        raise RecoveryKitError("Enter the trustees' shares.")
+    if entries[0][0] == crypto.KIT_PREFIX:
+        return _single_person_kit(organisation, entries)
+    shares = [crypto.recovery_share_decode(words, org_id=organisation.pk) for words in entries]
+    kit_id = crypto.recovery_kit_id(organisation.recovery_public_key)
+    seen: set[int] = set()
+    for share in shares:
+        if share.kit_id != kit_id:
+            raise RecoveryKitError(
+                f"Share {share.index} is from a recovery kit that was replaced when the "
+                "kit was re-issued; use the newest shares."
+            )
+        if share.index in seen:
+            raise RecoveryKitError(
+                f"Share {share.index} was entered twice: each trustee enters their own share."
+            )
+        seen.add(share.index)
+    needed = organisation.recovery_threshold or 1
+    if len(shares) < needed:
+        entered = "1 was entered" if len(shares) == 1 else f"{len(shares)} were entered"
+        raise RecoveryKitError(
+            f"The recovery kit of {organisation} needs the shares of {needed} trustees, "
+            f"entered together on this form; {entered}."
+        )
+    private_key = crypto.recovery_shares_combine(shares)
+    if _public_key(private_key) != bytes(organisation.recovery_public_key):
+        raise RecoveryKitError(
+            "These shares do not open the recovery key: check that each is the newest "
+            "share of a different trustee."
+        )
+    return KitKey(private_key, tuple(shares), tuple(sorted(seen)))
+
+
+@sensitive_variables("entries", "private_key")
+def _single_person_kit(organisation: Organisation, entries) -> KitKey:
+    if organisation.recovery_threshold is not None:
+        raise RecoveryKitError(
+            "This is a single-person recovery kit from before the kit was split among "
+            "trustees; it was replaced. Enter the trustees' shares."
+        )
+    if len(entries) > 1:
+        raise RecoveryKitError("Enter the recovery kit once, and nothing else.")
+    private_key = crypto.recovery_kit_decode(" ".join(entries[0]), org_id=organisation.pk)
     if _public_key(private_key) != bytes(organisation.recovery_public_key):
         raise RecoveryKitError(
             "This recovery kit was replaced by a newer one when the recovery key was "
             "rotated; use the newest kit."
         )
-    return private_key
+    return KitKey(private_key, (), ())
 
 
-@sensitive_variables("kit_text", "private_key")
-def recovery_kit_show(*, actor: User, organisation: Organisation, kit_text: str) -> str:
-    """Download the kit again: only by entering it (proof of possession). Returns
-    the kit in its printed form (normalised spacing and case)."""
+def kit_audit_data(*, organisation: Organisation, kit: KitKey) -> dict:
+    """Which shares took part, and whose (never any of a share)."""
+    holders = dict(
+        RecoveryTrustee.objects.filter(
+            organisation=organisation, pending=False, index__in=kit.shares
+        ).values_list("index", "user_id")
+    )
+    return {"shares": list(kit.shares), "trustees": [holders.get(i) for i in kit.shares]}
+
+
+@sensitive_variables("kit_text", "kit", "share")
+def recovery_share_show(
+    *, actor: User, organisation: Organisation, kit_text: str, index: int
+) -> TrusteeShare:
+    """Print a trustee's share again (a worn or lost paper): only with k
+    shares entered together, which could open every case anyway."""
     _require_chair(actor, organisation)
-    private_key = kit_private_key(organisation=organisation, kit_text=kit_text)
+    kit = kit_private_key(organisation=organisation, kit_text=kit_text)
+    if not kit.shares:
+        raise ServiceError(
+            "A single-person kit is not printed again: re-issue it split among trustees."
+        )
+    trustee = (
+        RecoveryTrustee.objects.filter(organisation=organisation, pending=False, index=index)
+        .select_related("user")
+        .first()
+    )
+    if trustee is None:
+        raise ServiceError("There is no such share of the current kit.")
+    share = crypto.KitShare(
+        organisation.pk,
+        index,
+        organisation.recovery_threshold or 1,
+        crypto.recovery_kit_id(organisation.recovery_public_key),
+        crypto.recovery_shares_combine(kit.entered, at=index),
+    )
     with transaction.atomic():
-        audit_log(organisation=organisation, type=AuditType.RECOVERY_KIT_SHOWN, actor=actor)
-    return crypto.recovery_kit_encode(organisation.pk, private_key)
+        audit_log(
+            organisation=organisation,
+            type=AuditType.RECOVERY_KIT_SHOWN,
+            actor=actor,
+            data={**kit_audit_data(organisation=organisation, kit=kit), "printed": index},
+        )
+    return TrusteeShare(
+        trustee.user,
+        index,
+        share.threshold,
+        RecoveryTrustee.objects.filter(organisation=organisation, pending=False).count(),
+        crypto.recovery_share_encode(share),
+    )
 
 
 def _kit_opener(private_key: bytes):
@@ -120,7 +234,7 @@ def kit_cases(
     return found
 
 
-@sensitive_variables("kit_text", "private_key")
+@sensitive_variables("kit_text", "kit")
 def recovery_grant(
     *,
     actor: User,
@@ -131,31 +245,34 @@ def recovery_grant(
     number=None,
     event: Event | None = None,
 ) -> GrantResult:
-    """The chair, with the kit, gives a member access to one case, the open
-    cases of an event, or every case of the organisation."""
+    """The chair, with k trustees' shares, gives a member access to one case,
+    the open cases of an event, or every case of the organisation. Never to
+    someone the reporter excluded or who recused."""
     _require_chair(actor, organisation)
-    private_key = kit_private_key(organisation=organisation, kit_text=kit_text)
+    kit = kit_private_key(organisation=organisation, kit_text=kit_text)
     cases = kit_cases(organisation=organisation, scope=scope, number=number, event=event)
     return grants_write(
         actor=actor,
         organisation=organisation,
         grantee=grantee,
         cases=cases,
-        open_key=_kit_opener(private_key),
+        open_key=_kit_opener(kit.private_key),
         strict=scope == SCOPE_CASE,
+        refuse_recused=True,
         audit_type=AuditType.ACCESS_RESTORED_WITH_KIT,
-        audit_data={"scope": scope},
+        audit_data={"scope": scope, **kit_audit_data(organisation=organisation, kit=kit)},
     )
 
 
-@sensitive_variables("kit_text", "private_key")
+@sensitive_variables("kit_text", "kit")
 def recovery_restore_pending(
     *, actor: User, organisation: Organisation, kit_text: str, pending
 ) -> list:
     """Settle pending access rows (members who reset their password) with the
     kit, all in one transaction. Returns [(member, GrantResult)]."""
     _require_chair(actor, organisation)
-    private_key = kit_private_key(organisation=organisation, kit_text=kit_text)
+    kit = kit_private_key(organisation=organisation, kit_text=kit_text)
+    audit_data = {"scope": "pending", **kit_audit_data(organisation=organisation, kit=kit)}
     rows = list(
         PendingAccess.objects.filter(
             pk__in=[p.pk for p in pending], case__organisation=organisation
@@ -177,10 +294,11 @@ def recovery_restore_pending(
                         organisation=organisation,
                         grantee=user,
                         cases=cases,
-                        open_key=_kit_opener(private_key),
+                        open_key=_kit_opener(kit.private_key),
                         strict=True,
+                        refuse_recused=True,
                         audit_type=AuditType.ACCESS_RESTORED_WITH_KIT,
-                        audit_data={"scope": "pending"},
+                        audit_data=audit_data,
                     ),
                 )
             )
@@ -195,7 +313,8 @@ class Rotation:
     done: int  # cases already wrapped for the new key
     total: int
     in_progress: bool
-    new_kit: str | None = None  # only when this call completed the rotation
+    # Only when this call completed the rotation: the new kit's shares, once.
+    new_shares: tuple[TrusteeShare, ...] = ()
 
     @property
     def percent(self) -> int:
@@ -211,6 +330,34 @@ def rotation_status(*, organisation: Organisation) -> Rotation:
         total=cases.count(),
         in_progress=in_progress,
     )
+
+
+def trustees_default(*, organisation: Organisation) -> tuple[list[User], int]:
+    """The trustees and k a re-issue proposes: the current trustees still on
+    the team (else the team's members) and their k, at least 2 of n when n >= 2."""
+    members = Membership.objects.filter(organisation=organisation)
+    current = RecoveryTrustee.objects.filter(
+        organisation=organisation, pending=False, user__in=members.values("user")
+    ).select_related("user")
+    trustees = [t.user for t in current if t.user is not None] or [
+        m.user
+        for m in members.select_related("user").order_by("user__display_name", "user__email")[
+            : crypto.SHARE_MAX
+        ]
+    ]
+    threshold = organisation.recovery_threshold or 0
+    if not 2 <= threshold <= len(trustees):
+        threshold = recovery_threshold_default(len(trustees))
+    return trustees, threshold
+
+
+def _pending_trustees_store(*, organisation: Organisation, trustees, threshold) -> None:
+    RecoveryTrustee.objects.filter(organisation=organisation, pending=True).delete()
+    RecoveryTrustee.objects.bulk_create(
+        RecoveryTrustee(organisation=organisation, user=user, index=i, pending=True)
+        for i, user in enumerate(trustees, start=1)
+    )
+    Organisation.objects.filter(pk=organisation.pk).update(recovery_next_threshold=threshold)
 
 
 @sensitive_variables("old_private_key", "salt")
@@ -232,28 +379,45 @@ def _rewrap(cases, old_private_key: bytes, new_public_key: bytes) -> None:
     Case.objects.bulk_update(cases, ["recovery_wrap_next"])
 
 
-@sensitive_variables("kit_text", "old_private_key", "new_private_key")
+@sensitive_variables("kit_text", "kit", "old_private_key", "new_private_key")
 def recovery_rotate(
     *,
     actor: User,
     organisation: Organisation,
     kit_text: str,
+    trustees: list[User] | None = None,
+    threshold: int | None = None,
     batch_size: int = ROTATION_BATCH,
     time_budget: float | None = None,
     after_batch: Callable[[int], None] | None = None,
 ) -> Rotation:
-    """Start or resume rotating the recovery key with the current kit.
+    """Start or resume re-issuing the recovery kit with the current shares:
+    a new recovery key, split among `trustees` (k = `threshold`; by default
+    the current trustees and k). The trustees are fixed when the rotation
+    starts; resuming ignores them.
 
     Works in committed batches of `batch_size` cases; stops early (still
     resumable) after `time_budget` seconds. When every case is re-wrapped it
-    swaps the keys and returns the new kit, once. `after_batch(done)` is called
-    after each committed batch (progress reports; tests use it to crash)."""
+    swaps the keys and returns the new shares, once. `after_batch(done)` is
+    called after each committed batch (progress reports; tests use it to crash)."""
     _require_chair(actor, organisation)
     organisation = Organisation.objects.get(pk=organisation.pk)
-    old_private_key = kit_private_key(organisation=organisation, kit_text=kit_text)
-    if organisation.recovery_rotation_salt is None:
+    kit = kit_private_key(organisation=organisation, kit_text=kit_text)
+    old_private_key = kit.private_key
+    if organisation.recovery_next_threshold is None:
+        # A rotation not started yet, or started before trustees were named.
+        if trustees is None:
+            trustees, default_threshold = trustees_default(organisation=organisation)
+            threshold = threshold or default_threshold
+        threshold = threshold or recovery_threshold_default(len(trustees))
+        recovery_trustees_check(organisation=organisation, trustees=trustees, threshold=threshold)
+    if organisation.recovery_rotation_salt is None or organisation.recovery_next_threshold is None:
         with transaction.atomic():
             locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+            if locked.recovery_next_threshold is None:
+                _pending_trustees_store(
+                    organisation=organisation, trustees=trustees, threshold=threshold
+                )
             if locked.recovery_rotation_salt is None:
                 salt = secrets.token_bytes(32)
                 Case.objects.filter(organisation=organisation).update(recovery_wrap_next=None)
@@ -265,16 +429,21 @@ def recovery_rotate(
                     organisation=organisation,
                     type=AuditType.RECOVERY_ROTATION_STARTED,
                     actor=actor,
+                    data={
+                        **kit_audit_data(organisation=organisation, kit=kit),
+                        "new_trustees": [t.pk for t in trustees or []],
+                        "threshold": threshold,
+                    },
                 )
         organisation.refresh_from_db()
     rotation_salt = organisation.recovery_rotation_salt
     next_public_key = organisation.recovery_next_public_key
     if rotation_salt is None or next_public_key is None:
-        raise ServiceError("The rotation under way cannot be resumed with this kit.")
+        raise ServiceError("The rotation under way cannot be resumed with these shares.")
     new_private_key = _derive_next(old_private_key, bytes(rotation_salt))
     new_public_key = _public_key(new_private_key)
     if new_public_key != bytes(next_public_key):
-        raise ServiceError("The rotation under way cannot be resumed with this kit.")
+        raise ServiceError("The rotation under way cannot be resumed with these shares.")
 
     started = time.monotonic()
     todo = Case.objects.filter(organisation=organisation, recovery_wrap_next__isnull=True)
@@ -296,7 +465,7 @@ def recovery_rotate(
     with transaction.atomic():
         # The lock a new report takes too: no case is filed with the old key
         # after the swap, and any filed since the last batch is re-wrapped here.
-        Organisation.objects.select_for_update().get(pk=organisation.pk)
+        locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
         _rewrap(list(todo.only("pk", "number", "recovery_wrap")), old_private_key, new_public_key)
         total = Case.objects.filter(organisation=organisation).update(
             recovery_wrap=F("recovery_wrap_next"), recovery_wrap_next=None
@@ -306,15 +475,28 @@ def recovery_rotate(
             recovery_next_public_key=None,
             recovery_rotation_salt=None,
         )
+        locked.recovery_public_key = new_public_key
+        new_trustees = [
+            t.user
+            for t in RecoveryTrustee.objects.filter(
+                organisation=organisation, pending=True
+            ).select_related("user")
+        ]
+        new_threshold = locked.recovery_next_threshold or 1
+        shares = recovery_kit_issue(
+            organisation=locked,
+            private_key=new_private_key,
+            trustees=new_trustees,
+            threshold=new_threshold,
+        )
         audit_log(
             organisation=organisation,
             type=AuditType.RECOVERY_ROTATED,
             actor=actor,
-            data={"cases": total},
+            data={
+                "cases": total,
+                "trustees": [t.pk if t else None for t in new_trustees],
+                "threshold": new_threshold,
+            },
         )
-    return Rotation(
-        done=total,
-        total=total,
-        in_progress=False,
-        new_kit=crypto.recovery_kit_encode(organisation.pk, new_private_key),
-    )
+    return Rotation(done=total, total=total, in_progress=False, new_shares=shares)

@@ -228,7 +228,8 @@ ROUTES = {
         "/org-a/staff/cases/{n}/attachments/{attachment}/", CASE, {"GET": (200, None)}
     ),
     # access grants ({frank}: the member who joined after the report) and the
-    # chair's recovery kit ({kit}: org A's real kit, so the chair succeeds)
+    # chair's recovery kit ({kit}: two trustees' shares of org A's kit, so the
+    # chair succeeds)
     "case-grant": Route(
         "/org-a/staff/cases/{n}/grant/",
         CASE,
@@ -246,12 +247,15 @@ ROUTES = {
     "recovery-kit": Route(
         "/org-a/staff/recovery/kit/",
         CHAIR_ONLY,
-        {"GET": (200, None), "POST": (200, {"kit": "{kit}"})},
+        {"GET": (200, None), "POST": (200, {"kit": "{kit}", "share": "3"})},
     ),
     "recovery-rotate": Route(
         "/org-a/staff/recovery/rotate/",
         CHAIR_ONLY,
-        {"GET": (200, None), "POST": (200, {"kit": "{kit}"})},
+        {
+            "GET": (200, None),
+            "POST": (200, {"kit": "{kit}", "trustees": ["{alice}", "{bob}"], "threshold": "2"}),
+        },
     ),
     # taking a report in person (drafts: nobody's, so every member gets the same 404)
     "intake-report": Route(
@@ -402,6 +406,8 @@ def _ids(world) -> dict:
         "membership": Membership.objects.get(user=world.bob, organisation=world.org_a).pk,
         "response_type": world.org_a.response_types.first().pk,
         "frank": world.frank.pk,
+        "alice": world.alice.pk,
+        "bob": world.bob.pk,
         "kit": world.kit_a,
         "attachment": world.case.attachments.get().pk,
     }
@@ -415,13 +421,13 @@ def _request(client, method, path, data, world=None):
     if method == "GET":
         return client.get(path)
     ids = _ids(world) if world is not None else {}
-    return client.post(
-        path,
-        {
-            k.format(**ids): v.format(**ids) if isinstance(v, str) else v
-            for k, v in (data or {}).items()
-        },
-    )
+
+    def fill(value):
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value.format(**ids) if isinstance(value, str) else value
+
+    return client.post(path, {k.format(**ids): fill(v) for k, v in (data or {}).items()})
 
 
 # --- the matrix --------------------------------------------------------------------

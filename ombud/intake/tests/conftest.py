@@ -265,12 +265,14 @@ SENDER = "robin@example.net"
 
 
 def case_open(case, kit):
-    """Decrypt a case with the organisation's recovery kit, as the chair can."""
+    """Decrypt a case with the organisation's recovery kit (k trustees' shares),
+    as the trustees together can."""
     from ombud.cases.services.keys import case_content_decrypt
+    from ombud.cases.services.recovery import kit_private_key
     from ombud.lib import crypto
 
     case.refresh_from_db()
-    private_key = crypto.recovery_kit_decode(kit, org_id=case.organisation_id)
+    private_key = kit_private_key(organisation=case.organisation, kit_text=kit).private_key
     data_key = crypto.data_key_unseal(private_key, case.recovery_wrap)
     return case_content_decrypt(case=case, data_key=data_key)
 

@@ -1,6 +1,7 @@
 """The constructions of DESIGN §5: what opens, and everything that must not."""
 
 import base64
+import itertools
 
 import pytest
 
@@ -316,3 +317,88 @@ def test_recovery_kit_errors_never_echo_the_key(kit):
             crypto.recovery_kit_decode(attempt, org_id=org_id)
         message = str(excinfo.value)
         assert body[:8] not in message and private.hex() not in message
+
+
+# --- the recovery kit split among trustees (issue 12) --------------------------------
+
+
+def _split(k=2, n=3):
+    public, private = crypto.keypair_new()
+    shares = crypto.recovery_shares_split(42, private, threshold=k, count=n, public_key=public)
+    return private, public, [crypto.recovery_share_encode(s) for s in shares]
+
+
+def _decode(text, org_id=42):
+    words = crypto.recovery_kit_split_text(text)[0]
+    return crypto.recovery_share_decode(words, org_id=org_id)
+
+
+@pytest.mark.parametrize(("k", "n"), [(1, 1), (2, 2), (2, 3), (3, 5), (2, 20)])
+def test_any_k_shares_rebuild_the_key_and_fewer_do_not(k, n):
+    private, _public, texts = _split(k, n)
+    shares = [_decode(t) for t in texts]
+    for chosen in itertools.combinations(shares, k):
+        assert crypto.recovery_shares_combine(chosen) == private
+    if k > 1:
+        for chosen in itertools.combinations(shares, k - 1):
+            assert crypto.recovery_shares_combine(chosen) != private
+
+
+def test_a_share_says_whose_organisation_which_share_and_how_many_are_needed():
+    _, public, texts = _split(2, 3)
+    kit_id = crypto.recovery_kit_id(public)
+    for i, text in enumerate(texts, start=1):
+        assert text.startswith(f"OMBUD-SHARE-1 ORG-42 SHARE-{i} NEEDS-2 KIT-{kit_id} ")
+        groups = text.split(" ")[5:]
+        assert all(len(g) == 4 for g in groups[:-1]) and set("".join(groups)) <= set(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        )
+
+
+def test_any_share_is_printed_again_from_k_others_exactly_as_before():
+    _, _, texts = _split(3, 5)
+    shares = [_decode(t) for t in texts]
+    for chosen in itertools.combinations(shares, 3):
+        for target in shares:
+            again = crypto.recovery_shares_combine(chosen, at=target.index)
+            assert again == target.value
+
+
+def test_shares_survive_being_retyped_and_several_are_told_apart():
+    _, _, texts = _split(2, 3)
+    messy = "\n\n".join(t.lower().replace(" ", "  \n ") for t in texts[:2])
+    entries = crypto.recovery_kit_split_text(messy)
+    assert [crypto.recovery_share_decode(w, org_id=42).index for w in entries] == [1, 2]
+
+
+def test_a_share_with_a_typo_anywhere_is_caught_and_names_the_share():
+    _, _, texts = _split(2, 3)
+    text = texts[1]
+    # Any character after the prefix (the last carries two padding bits).
+    for i in range(len("OMBUD-SHARE-1 "), len(text) - 1):
+        if text[i] != " ":
+            with pytest.raises(RecoveryKitError):
+                _decode(_typo(text, i))
+    body_at = len(text) - 10
+    with pytest.raises(RecoveryKitError, match="Share 2 has a typo"):
+        _decode(_typo(text, body_at))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.replace("ORG-42", "ORG-43"), "Share 2 belongs to another organisation"),
+        (lambda t: t[:-6].rstrip(), "Share 2 is incomplete"),
+        (lambda t: t + " ABCD", "too long"),
+        (lambda t: t[:-2] + "!" + t[-1:], "characters that do not belong"),
+        (lambda t: " ".join(t.split(" ")[:3]), "Share 2 is incomplete"),
+        (lambda t: "hello " + t, "not a share of an Ombud recovery kit"),
+    ],
+)
+def test_bad_shares_are_refused_with_a_reason_and_never_echoed(change, message):
+    _, _, texts = _split(2, 3)
+    with pytest.raises(RecoveryKitError, match=message) as excinfo:
+        _decode(change(texts[1]))
+    body = texts[1].split(" ", 5)[5]
+    assert body[:8] not in str(excinfo.value)
+    assert "value" not in repr(_decode(texts[1]))

@@ -1,4 +1,6 @@
-"""The chair's recovery kit: restoring access, printing it again, rotating it."""
+"""The chair's recovery kit: restoring access, printing a share again, re-issuing
+it (rotating the recovery key). Org A's kit is 2 of 3 (conftest: `kit_a` is
+alice's and bob's shares entered together)."""
 
 # ruff: noqa: F811 - `world` is the access matrix's fixture, imported to be used
 
@@ -37,20 +39,32 @@ def _state():
     )
 
 
+def _body(share: str) -> str:
+    """A share's base32 groups, after its five header words."""
+    return share.split(" ", 5)[5]
+
+
 def _bad_kits(world):
-    body = world.kit_a.split(" ", 2)[2]
+    alice, bob = world.shares_a["alice"], world.shares_a["bob"]
+    body = _body(bob)
     typo_char = "A" if body[0] != "A" else "B"
     return {
-        "another organisation's": (world.kit_b, "belongs to another organisation"),
-        "malformed": ("hello there", "not an Ombud recovery kit"),
-        "truncated": (world.kit_a[:-6], "incomplete"),
+        "another organisation's": (world.kit_b, "Share 1 belongs to another organisation"),
+        "malformed": ("hello there", "not a share of an Ombud recovery kit"),
+        "truncated": (world.kit_a[:-6], "Share 2 is incomplete"),
         "typo": (
-            world.kit_a.replace(body, typo_char + body[1:]),
-            "checksum does not match",
+            alice + "\n" + bob.replace(body, typo_char + body[1:]),
+            "Share 2 has a typo: its checksum does not match",
         ),
         "foreign characters": (world.kit_a[:-1] + "!", "characters that do not belong"),
         "empty": ("", "This field is required"),
         "huge": ("A" * 5000, "far too long"),
+        "one share alone": (alice, "needs the shares of 2 trustees, entered together"),
+        "the same share twice": (alice + "\n" + alice, "Share 1 was entered twice"),
+        "a single-person kit": (
+            crypto.recovery_kit_encode(world.org_a.pk, bytes(32)),
+            "single-person recovery kit from before the kit was split",
+        ),
     }
 
 
@@ -68,7 +82,12 @@ def test_chair_restores_pending_access_to_a_case_nobody_can_open(world):
     event = AuditEvent.objects.get(type=AuditType.ACCESS_RESTORED_WITH_KIT)
     assert (event.actor_id, event.data) == (
         world.alice.pk,
-        {"user": world.bob.pk, "scope": "pending"},
+        {
+            "user": world.bob.pk,
+            "scope": "pending",
+            "shares": [1, 2],
+            "trustees": [world.alice.pk, world.bob.pk],
+        },
     )
     page = browser(world.bob).get(world.case_url)
     assert page.status_code == 200 and MARKER in page.content.decode()
@@ -107,8 +126,11 @@ def test_kit_grant_to_an_excluded_member_is_refused(world):
     assert _state() == before
 
 
-def test_kit_lifts_a_recusal_for_someone_else_but_not_for_the_chair_herself(world):
+def test_kit_never_lifts_a_recusal_not_for_someone_else_nor_for_the_chair_herself(world):
+    # Issue 12: the kit refuses whoever recused (before, it lifted someone
+    # else's recusal); only a responder who holds the case can.
     alice = browser(world.alice)
+    before = _state()
     response = alice.post(
         RESTORE,
         {
@@ -119,8 +141,10 @@ def test_kit_lifts_a_recusal_for_someone_else_but_not_for_the_chair_herself(worl
             "number": 1,
         },
     )
-    assert response.status_code == 302
-    assert AuditEvent.objects.filter(type=AuditType.RECUSAL_LIFTED).count() == 1
+    assert response.status_code == 400
+    assert "recovery kit never gives them access again" in response.content.decode()
+    assert not AuditEvent.objects.filter(type=AuditType.RECUSAL_LIFTED).exists()
+    assert _state() == before
 
     alice.post(world.recuse_url)
     before = _state()
@@ -147,6 +171,9 @@ BAD_KITS = [
     "foreign characters",
     "empty",
     "huge",
+    "one share alone",
+    "the same share twice",
+    "a single-person kit",
 ]
 
 
@@ -160,8 +187,8 @@ def test_bad_kits_are_refused_everywhere_and_change_nothing(world, which):
     for url, data in [
         (RESTORE, {"form": "pending", "kit": kit, "pending": [pending.pk]}),
         (RESTORE, {"form": "grant", "kit": kit, "member": world.frank.pk, "scope": "all"}),
-        (KIT, {"kit": kit}),
-        (ROTATE, {"kit": kit}),
+        (KIT, {"kit": kit, "share": 3}),
+        (ROTATE, {"kit": kit, "trustees": [world.alice.pk, world.bob.pk], "threshold": 2}),
     ]:
         response = alice.post(url, data)
         assert response.status_code == 400, url
@@ -192,18 +219,27 @@ def test_other_organisations_chair_and_anonymous_get_nothing(world):
     assert _state() == before
 
 
-def test_kit_is_shown_again_only_to_whoever_enters_it(world):
+def test_a_share_is_printed_again_only_for_whoever_enters_k_shares(world):
     alice = browser(world.alice)
-    assert "Print the recovery kit again" in alice.get(KIT).content.decode()
+    assert "Print a trustee's share again" in alice.get(KIT).content.decode()
     messy = world.kit_a.lower().replace(" ", "\n  ")
-    response = alice.post(
-        KIT, {"kit": messy.replace("ombud-recovery-1", "OMBUD-RECOVERY-1").replace("org-", "ORG-")}
-    )
+    response = alice.post(KIT, {"kit": messy, "share": 3})
     html = response.content.decode()
     assert response.status_code == 200
-    assert world.kit_a in html
-    assert "Two copies" in html and "Offline" in html
-    assert AuditEvent.objects.filter(type=AuditType.RECOVERY_KIT_SHOWN).count() == 1
+    assert world.shares_a["dave"] in html, "Dave's share, as it was first printed"
+    assert world.shares_a["alice"] not in html and world.shares_a["bob"] not in html
+    assert "One trustee, one share" in html and "Offline" in html
+    event = AuditEvent.objects.get(type=AuditType.RECOVERY_KIT_SHOWN)
+    assert event.data == {
+        "shares": [1, 2],
+        "trustees": [world.alice.pk, world.bob.pk],
+        "printed": 3,
+    }
+    before = _state()
+    response = alice.post(KIT, {"kit": world.shares_a["alice"], "share": 2})
+    assert response.status_code == 400
+    assert world.shares_a["bob"] not in response.content.decode()
+    assert _state() == before
 
 
 def _opens_all(private_key, organisation, field="recovery_wrap"):
@@ -211,22 +247,42 @@ def _opens_all(private_key, organisation, field="recovery_wrap"):
         crypto.data_key_unseal(private_key, getattr(case, field))
 
 
-def test_rotation_through_the_page_shows_the_new_kit_once_and_retires_the_old(world):
+def _key(organisation, kit_text) -> bytes:
+    organisation = Organisation.objects.get(pk=organisation.pk)
+    return recovery.kit_private_key(organisation=organisation, kit_text=kit_text).private_key
+
+
+def test_rotation_through_the_page_shows_the_new_shares_once_and_retires_the_old(world):
     alice = browser(world.alice)
     page = alice.get(ROTATE)
     assert "1 case will be re-wrapped" in page.content.decode()
-    response = alice.post(ROTATE, {"kit": world.kit_a})
+    response = alice.post(
+        ROTATE,
+        {
+            "kit": world.kit_a,
+            "trustees": [world.alice.pk, world.bob.pk, world.erin.pk],
+            "threshold": 3,
+        },
+    )
     html = response.content.decode()
     assert response.status_code == 200
-    new_kit = response.context["kit"]
-    assert new_kit != world.kit_a and new_kit in html and "shown once" in html
+    shares = response.context["shares"]
+    assert [(s.trustee, s.index, s.threshold, s.count) for s in shares] == [
+        (world.alice, 1, 3, 3),
+        (world.bob, 2, 3, 3),
+        (world.erin, 3, 3, 3),
+    ]
+    new_kit = "\n".join(s.text for s in shares)
+    assert all(s.text in html for s in shares) and "shown once" in html
+    assert not set(world.shares_a.values()) & {s.text for s in shares}
     org = Organisation.objects.get(pk=world.org_a.pk)
-    _opens_all(crypto.recovery_kit_decode(new_kit, org_id=org.pk), org)
+    _opens_all(_key(org, new_kit), org)
     assert org.recovery_rotation_salt is None and org.recovery_next_public_key is None
+    assert org.recovery_threshold == 3
 
-    response = alice.post(KIT, {"kit": world.kit_a})
+    response = alice.post(KIT, {"kit": world.kit_a, "share": 1})
     assert response.status_code == 400
-    assert "replaced by a newer one" in response.content.decode()
+    assert "replaced when the kit was re-issued" in response.content.decode()
     # The new kit restores access.
     _nobody_can_open(world)
     response = alice.post(
@@ -249,7 +305,7 @@ def test_interrupted_rotation_leaves_every_case_readable_and_rerunning_completes
     for _ in range(6):
         submit_report(world.event_a)
     org = Organisation.objects.get(pk=world.org_a.pk)
-    old_key = crypto.recovery_kit_decode(world.kit_a, org_id=org.pk)
+    old_key = _key(org, world.kit_a)
 
     def crash(done):
         raise Crash
@@ -280,7 +336,8 @@ def test_interrupted_rotation_leaves_every_case_readable_and_rerunning_completes
     )
     assert seen == [6, 8]
     assert (result.done, result.total, result.in_progress) == (8, 8, False)
-    new_key = crypto.recovery_kit_decode(result.new_kit, org_id=org.pk)
+    assert [s.trustee for s in result.new_shares] == [world.alice, world.bob, world.dave]
+    new_key = _key(org, "\n".join(s.text for s in result.new_shares[1:]))
     _opens_all(new_key, org)
     assert not Case.objects.filter(recovery_wrap_next__isnull=False).exists()
     with pytest.raises(crypto.RecoveryKitError, match="replaced"):
@@ -296,7 +353,7 @@ def test_time_budget_stops_early_and_the_page_continues(world, submit_report):
     partial = recovery.recovery_rotate(
         actor=world.alice, organisation=org, kit_text=world.kit_a, batch_size=1, time_budget=0
     )
-    assert (partial.done, partial.total, partial.new_kit) == (1, 4, None)
+    assert (partial.done, partial.total, partial.new_shares) == (1, 4, ())
     response = browser(world.alice).post(ROTATE, {"kit": world.kit_a})
     assert response.status_code == 200 and response.context["new"] is True
 
@@ -317,29 +374,27 @@ def _all_text_in_the_database() -> str:
 def test_the_kit_never_reaches_logs_database_or_audit(world, caplog):
     caplog.set_level(logging.DEBUG)
     _nobody_can_open(world)
+    old_key = _key(world.org_a, world.kit_a)
     alice = browser(world.alice)
     bad = _bad_kits(world)
     alice.post(
         RESTORE, {"form": "grant", "kit": bad["typo"][0], "member": world.frank.pk, "scope": "all"}
     )
-    alice.post(KIT, {"kit": world.kit_a})
+    alice.post(KIT, {"kit": world.kit_a, "share": 3})
     alice.post(
         RESTORE,
         {"form": "pending", "kit": world.kit_a, "pending": [PendingAccess.objects.get().pk]},
     )
-    new_kit = alice.post(ROTATE, {"kit": world.kit_a}).context["kit"]
+    new_shares = alice.post(
+        ROTATE,
+        {"kit": world.kit_a, "trustees": [world.alice.pk, world.bob.pk], "threshold": 2},
+    ).context["shares"]
 
+    old_shares = list(world.shares_a.values())
     secrets_ = []
-    for kit in (world.kit_a, new_kit, bad["typo"][0]):
-        body = kit.split(" ", 2)[2]
-        key = (
-            crypto.recovery_kit_decode(kit, org_id=world.org_a.pk)
-            if kit != bad["typo"][0]
-            else None
-        )
-        secrets_ += [body, body.replace(" ", ""), body.split(" ")[0] + " " + body.split(" ")[1]]
-        if key:
-            secrets_ += [key.hex(), key.decode("latin-1")]
+    for share in [*old_shares, *(s.text for s in new_shares), bad["typo"][0].split("\n")[1]]:
+        body = _body(share)
+        secrets_ += [body, body.replace(" ", ""), " ".join(body.split(" ")[:2])]
     logs = caplog.text + "\n".join(str(r.__dict__) for r in caplog.records)
     database = _all_text_in_the_database()
     audit = "\n".join(str(e.data) for e in AuditEvent.objects.all())
@@ -347,4 +402,8 @@ def test_the_kit_never_reaches_logs_database_or_audit(world, caplog):
         assert secret not in logs
         assert secret not in database
         assert secret not in audit
-    assert "OMBUD-RECOVERY-1" not in database
+    new_key = _key(world.org_a, "\n".join(s.text for s in new_shares))
+    for key in (old_key, new_key):
+        for text in (logs, database, audit):
+            assert key.hex() not in text and key.decode("latin-1") not in text
+    assert "OMBUD-SHARE-1" not in database and "OMBUD-RECOVERY-1" not in database

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ombud.accounts.services import user_create
-from ombud.orgs.models import Event, Membership, Organisation, Role
+from ombud.orgs.management.commands.create_organisation import share_lines
+from ombud.orgs.models import Event, Organisation, Role
 from ombud.orgs.services import organisation_create
 
 DEMO_ORG = "demo"
@@ -31,12 +32,11 @@ class Command(BaseCommand):
                 user_create(email=email, password=passwords[email], display_name=name)
                 for email, name, _ in PEOPLE
             ]
+            # The chair and the two responders are the kit's trustees, 2 of 3.
             organisation_new = organisation_create(
-                name="Demo Python Meetup", slug=DEMO_ORG, chair=users[0]
+                name="Demo Python Meetup", slug=DEMO_ORG, chair=users[0], responders=users[1:]
             )
-            organisation, kit = organisation_new.organisation, organisation_new.recovery_kit
-            for user, (_, _, role) in zip(users[1:], PEOPLE[1:], strict=True):
-                Membership.objects.create(user=user, organisation=organisation, role=role)
+            organisation = organisation_new.organisation
             Event.objects.create(
                 organisation=organisation,
                 name="Monthly meetup",
@@ -53,6 +53,6 @@ class Command(BaseCommand):
         for email, name, role in PEOPLE:
             self.stdout.write(f"  {role.label:<10} {email:<22} {passwords[email]}   ({name})")
         self.stdout.write(
-            "Recovery kit of the demo organisation (shown once; a real chair prints it):"
+            "The demo organisation's recovery kit (shown once; real trustees print it):"
         )
-        self.stdout.write(f"  {kit}")
+        share_lines(self.stdout, organisation_new.shares)
