@@ -88,7 +88,7 @@ def test_urgent_report_pages_every_grantee_by_email_and_push_and_nobody_else(
     for name in ("alice", "bob"):
         [page] = emails(smtp, name)
         assert page.subject == f"[Ombud] ONGOING incident at PyConf A (case {case.number})"
-        assert f"http://127.0.0.1:8000/org-a/staff/cases/{case.number}/" in page.body
+        assert f"http://localhost:8000/org-a/staff/cases/{case.number}/" in page.body
         [push] = receiver.to(name)
         assert push.data["title"] == "Ongoing incident at PyConf A"
         assert f"/org-a/staff/cases/{case.number}/" in push.data["message"]
