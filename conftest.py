@@ -4,9 +4,9 @@ import pytest
 def pytest_configure(config):
     from django.conf import settings
 
-    # Cheap Argon2 in tests; production cost is in settings.OMBUD_ARGON2.
+    # Cheap Argon2 in tests, for the key derivation and (following it) the
+    # password hash; production cost is in settings.OMBUD_ARGON2.
     settings.OMBUD_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
-    settings.PASSWORD_HASHERS = ["tests.support.hashers.FastArgon2PasswordHasher"]
     settings.SECURE_SSL_REDIRECT = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -125,12 +125,24 @@ def smtp(settings):
 
 
 @pytest.fixture
-def receiver():
-    """A local HTTP receiver for Apprise `json://` push channels."""
+def receiver(settings):
+    """A local HTTP receiver for push channels (a self-hosted ntfy server on
+    127.0.0.1, which needs OMBUD_PUSH_ALLOW_PRIVATE)."""
     from tests.support import notify as testing
 
+    settings.OMBUD_PUSH_ALLOW_PRIVATE = True
     with testing.push_receiver() as receiver:
         yield receiver
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """Fake DNS for push channels (tests.support.notify.fake_dns): a dict of
+    name -> addresses; ntfy.sh and push.example.org are public."""
+    from tests.support import notify as testing
+
+    with testing.fake_dns(monkeypatch) as names:
+        yield names
 
 
 @pytest.fixture

@@ -34,6 +34,23 @@ def envint(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def var_dir_make() -> None:
+    """Make var/ if it is missing, readable by its owner only (0700): it
+    holds the generated secrets and the SQLite database. An existing one is
+    left as the operator set it."""
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def secret_file(name: str, *, generate: bool = False) -> Path | None:
+    """The file NAME is read from: NAME_FILE, or var/<name> with generate;
+    None when NAME itself is set (or nothing is, without generate)."""
+    if os.environ.get(name):
+        return None
+    if os.environ.get(f"{name}_FILE"):
+        return Path(os.environ[f"{name}_FILE"])
+    return VAR_DIR / name.lower() if generate else None
+
+
 def envsecret(name: str, *, generate: bool = False) -> str:
     """Read NAME, or the file named by NAME_FILE; with generate, var/<name> made once."""
     if os.environ.get(name):
@@ -44,7 +61,7 @@ def envsecret(name: str, *, generate: bool = False) -> str:
         return ""
     path = VAR_DIR / name.lower()
     if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        var_dir_make()
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -66,6 +83,11 @@ def _secret_read(path: Path, name: str) -> str:
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envsecret("SECRET_KEY", generate=True)
 OMBUD_PEPPER = envsecret("OMBUD_PEPPER", generate=True)
+# Where the pepper was read from (None: the environment). Production refuses
+# one in the SQLite database's directory (lib.E003): a copy of that directory
+# would hold both. OMBUD_PEPPER_BESIDE_DATABASE=1 accepts it all the same.
+OMBUD_PEPPER_PATH = secret_file("OMBUD_PEPPER", generate=True)
+OMBUD_PEPPER_BESIDE_DATABASE = envbool("OMBUD_PEPPER_BESIDE_DATABASE", False)
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 # Development uses localhost, not 127.0.0.1: browsers allow security keys on
 # http://localhost but refuse them on http://127.0.0.1 ("invalid domain").
@@ -102,6 +124,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Permissions-Policy and Cross-Origin-Resource-Policy, static files included.
+    "ombud.lib.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -149,7 +173,8 @@ if env("DATABASE_URL"):
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's, with the database file made private (0600) first.
+            "ENGINE": "ombud.lib.sqlite3",
             "NAME": env("SQLITE_PATH", str(VAR_DIR / "ombud.sqlite3")),
             "OPTIONS": {
                 # WAL for concurrent readers; FULL so an acknowledged report
@@ -173,7 +198,9 @@ AUTHENTICATION_BACKENDS = [
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+# Argon2id at the cost of OMBUD_ARGON2 (below): the password's hash is no
+# cheaper to guess against than the key it protects (`make bench` times a login).
+PASSWORD_HASHERS = ["ombud.accounts.hashers.Argon2PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
@@ -266,7 +293,11 @@ AXES_VERBOSE = False
 AXES_DISABLE_ACCESS_LOG = True
 
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxy's word that a request came over HTTPS, only with a proxy trusted:
+# without one, any client could send the header.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if OMBUD_TRUSTED_PROXY_COUNT > 0 else None
+)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
@@ -322,13 +353,20 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# The console backend prints every mail, one-time links included: DEBUG only
+# (lib.E002 refuses it, locmem and filebased in production).
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ombud@localhost")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ombud@localhost")  # check --deploy: lib.W003
+
+# Push channels reach only public addresses; on, a push may also go to a
+# private or loopback one (a self-hosted ntfy on the LAN). Never link-local,
+# multicast, reserved or unspecified ones (README, "During an event").
+OMBUD_PUSH_ALLOW_PRIVATE = envbool("OMBUD_PUSH_ALLOW_PRIVATE", False)
 
 TASKS = {
     "default": {

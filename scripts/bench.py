@@ -141,6 +141,7 @@ elapsed = time.perf_counter() - started
 print(f"{'rotate the recovery key over ' + format(cases, ',') + ' cases':<55} {elapsed:8.2f} s")
 
 # --- password reset: an address with an account and one without -------------------
+from django.contrib.auth.hashers import get_hasher  # noqa: E402
 from django.test import Client  # noqa: E402
 
 client = Client(HTTP_HOST="127.0.0.1")
@@ -154,6 +155,24 @@ for label, address in (("with", "r1@bench.example"), ("without", "nobody@bench.e
         ),
         40,
     )
+
+# --- login: the password's hash and the private key's, both Argon2id at OMBUD_ARGON2 -----
+hasher = get_hasher()
+print(
+    f"password hash: Argon2id t={hasher.time_cost}, m={hasher.memory_cost} KiB, "
+    f"p={hasher.parallelism} (the goal: a login under 800 ms)"
+)
+logins = iter(range(10**6))
+
+
+def login():
+    response = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR=f"198.51.100.{next(logins) % 250}").post(
+        "/accounts/login/", {"username": "r3@bench.example", "password": password}, secure=True
+    )
+    assert response.status_code == 302, response.status_code
+
+
+timed("login (check the password, unlock the private key)", login, 10)
 
 # --- login with a wrong password: an account that exists and one that does not ---------
 for label, address in (("existing", "r2@bench.example"), ("unknown", "nobody@bench.example")):

@@ -14,4 +14,9 @@ if [ "${OMBUD_MAIL_INTAKE:-}" = smtp ]; then
 fi
 trap 'kill $pids 2>/dev/null || true; wait $pids 2>/dev/null || true' EXIT INT TERM
 echo "Ombud is running at http://localhost:8000/ (Ctrl-C stops the web server and the worker)"
+case "${EMAIL_BACKEND:-console}" in
+    *console*)
+        echo "Development (DEBUG=1): emails are printed here, not sent, one-time links included."
+        echo "Production refuses this: set EMAIL_BACKEND and EMAIL_HOST (README, Configuration)." ;;
+esac
 "$PYTHON" manage.py runserver 127.0.0.1:8000

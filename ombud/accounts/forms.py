@@ -12,8 +12,9 @@ class PushChannelForm(forms.Form):
     url = forms.CharField(
         label="Apprise URL",
         max_length=PUSH_URL_MAX,
-        help_text="For the ntfy app: ntfys://ntfy.sh/your-hard-to-guess-topic. Signal, "
-        "Matrix, Telegram and SMS gateways work too: any URL Apprise understands.",
+        help_text="For the ntfy app: ntfys://ntfy.sh/your-hard-to-guess-topic. Gotify, "
+        "Matrix, Signal (signal-cli REST API), Telegram, Pushover, Discord, Slack and Twilio "
+        "(SMS) work too, with their Apprise URLs.",
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
         ),

@@ -1,4 +1,5 @@
 import time
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -7,7 +8,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -25,7 +26,8 @@ from ombud.accounts.keys import session_key_forget, session_key_seal, session_ke
 from ombud.accounts.services import user_password_change, user_private_key_unlock
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
-from ombud.lib.throttle import client_ip, throttle_allow
+from ombud.lib.throttle import address_group, client_ip, throttle_allow
+from ombud.notify.hosts import PUSH_SERVICES
 from ombud.notify.models import PushChannel
 from ombud.notify.selectors import push_tests_pending
 from ombud.notify.services import (
@@ -118,8 +120,26 @@ def login_again(request):
     return redirect(f"{reverse('login')}?next={request.path}")
 
 
+def member_required(view):
+    """Logged in, active and still a member of an organisation: someone
+    removed from every team has no business with the profile or push
+    channels (a push channel makes the server connect somewhere)."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_active or not request.user.memberships.exists():
+            raise PermissionDenied(
+                "You are no longer a member of any organisation on Ombud, so your profile and "
+                "push channels are closed. Ask a chair to add you again if you should be."
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @never_cache
-@login_required
+@member_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def profile(request):
     """A staff member's own settings: the push channels they are paged on."""
@@ -141,6 +161,7 @@ def profile(request):
             "form": form,
             "channels": channels,
             "tests": list(push_tests_pending(user=request.user).select_related("channel")),
+            "push_services": ", ".join(dict.fromkeys(sorted(PUSH_SERVICES.values()))),
         },
         status=400 if form.errors else 200,
     )
@@ -151,7 +172,7 @@ def _own_channel(request, pk) -> PushChannel:
     return get_object_or_404(PushChannel, pk=pk, user=request.user)
 
 
-@login_required
+@member_required
 @require_POST
 def push_channel_remove_view(request, pk):
     channel = _own_channel(request, pk)
@@ -160,7 +181,7 @@ def push_channel_remove_view(request, pk):
     return redirect("profile")
 
 
-@login_required
+@member_required
 @require_POST
 def push_channel_test_view(request, pk):
     channel = _own_channel(request, pk)
@@ -223,7 +244,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         email = crypto.email_normalise(request.POST.get("email", ""))[:254]
         allowed = throttle_allow(
             scope="password-reset-ip",
-            ident=client_ip(request),
+            ident=address_group(client_ip(request)),
             limit=settings.OMBUD_RESET_TRIES_PER_IP,
             window_seconds=900,
         ) and throttle_allow(

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import ipaddress
 import time
 from datetime import datetime
 
@@ -24,6 +25,21 @@ def client_ip(request) -> str:
     if count > 0 and len(forwarded) >= count and forwarded[-count]:
         return forwarded[-count]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def address_group(ip: str) -> str:
+    """What a per-address limit counts: an IPv4 address, or the /64 an IPv6
+    address is in (one subscriber usually gets a whole /64, so counting its
+    addresses one by one would give them billions of tries)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def throttle_allow(*, scope: str, ident: str, limit: int, window_seconds: int) -> bool:

@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ombud.lib import crypto
-from ombud.notify import sealing
+from ombud.notify import hosts, sealing
 from ombud.notify.models import OutboxMessage, PushChannel
 from ombud.notify.sealing import push_url_open
 from ombud.notify.selectors import outbox_stuck
@@ -28,11 +28,6 @@ logger = logging.getLogger(__name__)
 
 Topic = OutboxMessage.Topic
 
-# Apprise plugins that notify the machine Ombud runs on (its syslog, its
-# desktop), not a responder's phone.
-PUSH_LOCAL_SCHEMAS = frozenset(
-    {"syslog", "rsyslog", "dbus", "kde", "qt", "glib", "gnome", "macosx", "windows"}
-)
 PUSH_URL_MAX = 2000
 
 
@@ -185,12 +180,23 @@ def outbox_retry_failed(*, actor, organisation) -> int:
 
 
 def push_url_validate(url: str) -> str:
-    """The URL if Apprise can send to it, else ValidationError. The message
-    never quotes the URL: it can carry a token."""
+    """The URL if Apprise can send to it, it is a push service Ombud sends to
+    and its server is at a public address (ombud.notify.hosts), else
+    ValidationError. The message never quotes the URL (it can carry a token)
+    nor says what its host resolved to."""
     url = (url or "").strip()
     if not url or len(url) > PUSH_URL_MAX:
         raise ValidationError(
             "Enter an Apprise URL of at most %(max)s characters.", params={"max": PUSH_URL_MAX}
+        )
+    scheme = hosts.push_scheme(url)
+    if scheme not in hosts.PUSH_SERVICES:
+        raise ValidationError(
+            "Ombud pushes only to these services: %(services)s (URLs starting with %(schemes)s).",
+            params={
+                "services": ", ".join(dict.fromkeys(sorted(hosts.PUSH_SERVICES.values()))),
+                "schemes": ", ".join(f"{s}://" for s in sorted(hosts.PUSH_SERVICES)),
+            },
         )
     service = apprise.Apprise.instantiate(url)
     if service is None:
@@ -198,8 +204,20 @@ def push_url_validate(url: str) -> str:
             "Apprise cannot read this URL. Check it against the Apprise documentation, "
             "e.g. ntfys://ntfy.sh/your-topic."
         )
-    if url.split(":", 1)[0].lower() in PUSH_LOCAL_SCHEMAS:
-        raise ValidationError("This service notifies the server itself, not you.")
+    host = getattr(service, "host", None)
+    if (
+        scheme in hosts.PUSH_SERVICES_OWN_SERVER
+        and host
+        and getattr(service, "mode", "") != "t2bot"
+    ):
+        try:
+            hosts.host_check(host)
+        except hosts.PushHostRefused:
+            raise ValidationError(
+                "Ombud cannot push to this server: its name must resolve to a public internet "
+                "address. (A self-hosted server on a private network needs the operator to set "
+                "OMBUD_PUSH_ALLOW_PRIVATE.)"
+            ) from None
     return url
 
 

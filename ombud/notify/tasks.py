@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
+from ombud.notify.hosts import PUSH_SERVICES, public_lookups_only, push_scheme
 from ombud.notify.models import OutboxMessage
 from ombud.notify.sealing import outbox_open, push_url_open, still_entitled
 
@@ -62,20 +63,26 @@ def _send_email(payload: dict) -> None:
 
 
 def _send_push(message: OutboxMessage, payload: dict) -> None:
+    """Send through Apprise with every name lookup checked (ombud.notify.hosts):
+    a host that now resolves to an address a push may not reach fails the
+    delivery like any other failure."""
     try:
         url = push_url_open(message.channel)  # type: ignore[arg-type]  # None: caught below
     except Exception:
         raise PushURLUnusable from None
+    if push_scheme(url) not in PUSH_SERVICES:  # a channel saved before the allow-list
+        raise PushURLUnusable
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise PushURLUnusable
-    delivered = notifier.notify(
-        title=payload["title"],
-        body=payload["body"],
-        notify_type=apprise.NotifyType.WARNING
-        if payload.get("urgent")
-        else apprise.NotifyType.INFO,
-    )
+    with public_lookups_only():
+        delivered = notifier.notify(
+            title=payload["title"],
+            body=payload["body"],
+            notify_type=apprise.NotifyType.WARNING
+            if payload.get("urgent")
+            else apprise.NotifyType.INFO,
+        )
     if not delivered:
         raise PushNotDelivered
 

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ombud.cases import selectors as case_selectors
 from ombud.cases.schema import report_rows
 from ombud.lib.errors import ServiceError
-from ombud.lib.throttle import client_ip, throttle_allow
+from ombud.lib.throttle import address_group, client_ip, throttle_allow
 from ombud.orgs import selectors as org_selectors
 from ombud.portal import services
 from ombud.portal.forms import AdditionForm, ConsentForm, LostReceiptForm, MessageForm, ReceiptForm
@@ -22,12 +22,14 @@ def _too_many(request, organisation):
 
 
 def _throttled(*, scope: str, request, per_ip: int, overall: int) -> bool:
+    """Per client address (an IPv6 /64 counts as one), then across all of
+    them. What the address's own limit refused never reaches the shared
+    count, so one client cannot use up everyone's tries."""
     window = settings.OMBUD_RECEIPT_WINDOW_SECONDS
-    ip_ok = throttle_allow(
-        scope=scope, ident=client_ip(request), limit=per_ip, window_seconds=window
-    )
-    all_ok = throttle_allow(scope=scope, ident="*", limit=overall, window_seconds=window)
-    return not (ip_ok and all_ok)
+    ident = address_group(client_ip(request))
+    if not throttle_allow(scope=scope, ident=ident, limit=per_ip, window_seconds=window):
+        return True
+    return not throttle_allow(scope=scope, ident="*", limit=overall, window_seconds=window)
 
 
 @never_cache

@@ -63,9 +63,13 @@ def test_check_deploy_is_clean_in_production(tmp_path):
         "OMBUD_PEPPER": "a-production-pepper-" * 3,
         "ALLOWED_HOSTS": "ombud.example.org",
         "SITE_ROOT": "https://ombud.example.org",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "DEFAULT_FROM_EMAIL": "ombud@example.org",
     }
     drop = (
         *SECRET_ENV,
+        "DATABASE_URL",
+        "SQLITE_PATH",
         "SECURE_COOKIES",
         "SECURE_SSL_REDIRECT",
         "SECURE_HSTS_SECONDS",

@@ -1,11 +1,13 @@
 """Real delivery endpoints for tests: an SMTP server (aiosmtpd) and an HTTP
-receiver for Apprise `json://` pushes, both on free local ports, and the task
-worker run the way production runs it. Imported by tests only."""
+receiver standing in for a self-hosted ntfy server (Apprise `ntfy://`), both on
+free local ports, and the task worker run the way production runs it.
+Imported by tests only."""
 
 import contextlib
 import email
 import email.policy
 import io
+import ipaddress
 import json
 import signal
 import socket
@@ -101,11 +103,15 @@ class Push:
 
 @dataclass
 class PushReceiver:
-    """An HTTP server standing in for a push service: Apprise `json://`
-    URLs POST a JSON document to it. With `down` set it answers 503."""
+    """An HTTP server standing in for a self-hosted ntfy server: Apprise
+    `ntfy://` URLs POST a JSON document naming the topic to it; each push is
+    recorded under the path /<topic>. With `down` set it answers 503; with
+    `redirect_to` set it answers 307 to that URL. On 127.0.0.1, so channels
+    to it need OMBUD_PUSH_ALLOW_PRIVATE (the `receiver` fixtures set it)."""
 
     pushes: list[Push] = field(default_factory=list)
     down: bool = False
+    redirect_to: str = ""
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self):
@@ -119,10 +125,15 @@ class PushReceiver:
                     self.send_response(503)
                     self.end_headers()
                     return
+                if receiver.redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirect_to)
+                    self.end_headers()
+                    return
+                data = json.loads(body)
+                path = f"/{data['topic']}" if "topic" in data else self.path
                 with receiver.arrived:
-                    receiver.pushes.append(
-                        Push(path=self.path, data=json.loads(body), received=time.monotonic())
-                    )
+                    receiver.pushes.append(Push(path=path, data=data, received=time.monotonic()))
                     receiver.arrived.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -138,8 +149,8 @@ class PushReceiver:
         self.thread.start()
 
     def url(self, name: str) -> str:
-        """An Apprise URL that delivers here under /<name>."""
-        return f"json://127.0.0.1:{self.port}/{name}"
+        """An Apprise URL that delivers here under /<name> (the ntfy topic)."""
+        return f"ntfy://127.0.0.1:{self.port}/{name}"
 
     def to(self, name: str) -> list[Push]:
         return [p for p in self.pushes if p.path.rstrip("/") == f"/{name}"]
@@ -178,6 +189,41 @@ def smtp_server(settings):
         yield server
     finally:
         server.stop()
+
+
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+@contextlib.contextmanager
+def fake_dns(monkeypatch):
+    """socket.getaddrinfo answering from a dict of name -> addresses, which
+    the test may change as it goes: no lookup leaves the machine. An IP
+    literal resolves to itself (127.0.0.1 may be written 2130706433); any
+    other name not in the dict does not resolve."""
+    names: dict[str, list[str]] = {
+        "ntfy.sh": [PUBLIC_ADDRESS],
+        "push.example.org": [PUBLIC_ADDRESS],
+    }
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        host = host.decode() if isinstance(host, bytes) else host
+        try:
+            addresses = [str(ipaddress.ip_address(int(host) if host.isdigit() else host))]
+        except ValueError:
+            if not names.get(host):
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+            addresses = names[host]
+        port = int(port or 0)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0))
+            if ":" in a
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in addresses
+        ]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield names
 
 
 @contextlib.contextmanager

@@ -572,7 +572,7 @@ def test_membership_form_changes_only_the_role(people):
     )
 
 
-def test_profile_form_ignores_account_fields(people):
+def test_profile_form_ignores_account_fields(people, dns):
     before = snapshot(people.bob)
     browser(people.bob).post(
         "/staff/profile/",

@@ -247,6 +247,10 @@ def subprocess_env(**extra: str) -> dict:
     """The environment for `manage.py` in a process of its own, working on the
     test database (tests that use it need `transaction=True`)."""
     env = {**os.environ, **extra}
+    # Production refuses mail kept for tests and a pepper beside the SQLite
+    # database (ombud.lib.checks); the test database is both.
+    env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.dummy.EmailBackend")
+    env.setdefault("OMBUD_PEPPER_BESIDE_DATABASE", "1")
     database = connection.settings_dict["NAME"]
     if connection.vendor == "sqlite":
         env.pop("DATABASE_URL", None)
