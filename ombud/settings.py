@@ -322,10 +322,11 @@ PORTAL_COOKIE = "ombud_portal"
 # It counts the text fields only: attached files have their own limits below.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # Attached files are held in memory only, never in a temporary file: on disk
-# they would be the one unencrypted copy of a reporter's photo. The handler
-# refuses a body above FILE_UPLOAD_MAX_MEMORY_SIZE with the 400 page before
-# reading it; below that, files beyond 25 MB in all (ombud.cases.attachments)
-# are read and dropped, and the form comes back with its text and an error.
+# they would be the one unencrypted copy of a reporter's photo. Files beyond
+# 25 MB in all (ombud.cases.attachments) are read and dropped, and the form
+# comes back with its text and an error saying why; a body above
+# FILE_UPLOAD_MAX_MEMORY_SIZE keeps none of its files, and is still read to
+# its end so that what the reporter typed comes back too.
 # Under ASGI the same size keeps the server's own body buffer in memory too.
 FILE_UPLOAD_HANDLERS = ["ombud.cases.attachments.AttachmentUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024

@@ -19,7 +19,7 @@ class AuditType(models.IntegerChoices):
     CONSENT_CHANGED = 113, "reporter changed consent"
     PORTAL_OPENED = 120, "reporter opened the case with the receipt"
     RECEIPT_RENEWAL_REQUESTED = 121, "new receipt requested by email"
-    RECEIPT_RENEWED = 122, "new receipt issued"
+    RECEIPT_RENEWED = 122, "new receipt shown, to work once the team opens the case"
     CASE_ACKNOWLEDGED = 130, "case acknowledged"
     CASE_STATUS_CHANGED = 131, "case status changed"
     CASE_ASSIGNED = 132, "case assigned"
@@ -58,3 +58,4 @@ class AuditType(models.IntegerChoices):
     MFA_ADDED = 172, "two-factor authenticator added"
     MFA_REMOVED = 173, "two-factor authenticator removed"
     MFA_RESET_BY_CHAIR = 174, "two-factor authentication reset by the chair"
+    RECEIPT_RENEWAL_COMPLETED = 123, "new receipt made to work by a responder's session"

@@ -17,7 +17,6 @@ from io import BytesIO
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from PIL import ExifTags, Image, ImageOps
 
@@ -122,27 +121,30 @@ TOTAL_TOO_LARGE = f"The files together are larger than {MAX_TOTAL // 1024 // 102
 
 class AttachmentUploadHandler(MemoryFileUploadHandler):
     """Holds uploaded files in memory, never in a temporary file (settings.
-    FILE_UPLOAD_HANDLERS). A body larger than FILE_UPLOAD_MAX_MEMORY_SIZE is
-    refused before it is read (the 400 page). Below that, the files beyond
-    MAX_TOTAL are read and dropped, each leaving an empty stand-in that
-    `attachments_from_uploaded` refuses: the form comes back with the
-    reporter's text still in it, and memory stays bounded."""
+    FILE_UPLOAD_HANDLERS). The files beyond MAX_TOTAL are read and dropped,
+    each leaving an empty stand-in that `attachments_from_uploaded` refuses
+    with the reason: the form comes back with the reporter's text still in
+    it, and memory stays bounded. A body over FILE_UPLOAD_MAX_MEMORY_SIZE
+    keeps none of its files at all, but is still read to its end for the
+    text (the text fields have their own limit, DATA_UPLOAD_MAX_MEMORY_SIZE)."""
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length is not None and content_length > settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
-            raise RequestDataTooBig("The request body is larger than the upload limit.")
         self.activated = True
         self.received = 0
+        too_big = (
+            content_length is not None and content_length > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+        )
+        self.keep = 0 if too_big else MAX_TOTAL
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
-        if self.received <= MAX_TOTAL:
+        if self.received <= self.keep:
             self.file.write(raw_data)
         return None
 
     def file_complete(self, file_size):
         upload = super().file_complete(file_size)
-        if upload is not None and self.received > MAX_TOTAL:
+        if upload is not None and self.received > self.keep:
             upload.file = BytesIO()
             upload.over_limit = True  # type: ignore[attr-defined]  # read by attachments_from_uploaded
         return upload

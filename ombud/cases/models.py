@@ -63,15 +63,21 @@ class Case(models.Model):
     # During a recovery key rotation: the case key sealed to the new recovery
     # public key; swapped into recovery_wrap when every case has one.
     recovery_wrap_next = models.BinaryField(null=True)
-    # The receipt: an HMAC for lookup, and the case key under an HKDF of it.
+    # The receipt: an HMAC for lookup, and the case key sealed to the key pair
+    # the receipt derives with this salt (ombud.lib.crypto.receipt_unwrap).
     receipt_lookup = models.BinaryField(max_length=32, null=True, unique=True)
     receipt_salt = models.BinaryField(max_length=16, null=True)
     receipt_wrap = models.BinaryField(null=True)
-    # Reporters who left an email can ask for a new receipt: found by a keyed
-    # hash of the address, the case key wrapped under a key derived from it.
+    # A new receipt shown to a reporter who lost theirs: it waits here, as its
+    # lookup, salt and public key, until someone who holds the case opens it;
+    # their session seals the case key to it and it replaces the receipt
+    # (ombud.cases.services.receipts). Nothing else can make it work.
+    receipt_pending_lookup = models.BinaryField(max_length=32, null=True, unique=True)
+    receipt_pending_salt = models.BinaryField(max_length=16, null=True)
+    receipt_pending_public_key = models.BinaryField(max_length=32, null=True)
+    # Reporters who left an email can ask for a new receipt: the case is found
+    # by a keyed hash of the address. Nothing derived from it opens anything.
     reporter_email_lookup = models.BinaryField(max_length=32, null=True, db_index=True)
-    reporter_email_salt = models.BinaryField(max_length=16, null=True)
-    reporter_email_wrap = models.BinaryField(null=True)
     followup_due_at = models.DateTimeField(null=True)
     followed_up_at = models.DateTimeField(null=True)
     # The workflow (DESIGN §3, §4).

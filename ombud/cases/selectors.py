@@ -13,6 +13,8 @@ from ombud.accounts.models import User
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, ConsentRecord, Exclusion, Grant, Message, Status
+from ombud.cases.services.decisions import appeal_reviewers, decision_participants
+from ombud.cases.services.grants import grantable_members
 from ombud.orgs.models import Event, Organisation
 
 
@@ -64,6 +66,31 @@ def case_team_with_access(*, case: Case):
 def case_consents(*, case: Case):
     """The reporter's consent records, newest (the one in force) first."""
     return ConsentRecord.objects.filter(case=case)
+
+
+@dataclass(frozen=True)
+class AppealWithoutReviewer:
+    """An open appeal nobody may review: everyone who holds the case took part
+    in the decision. `candidates` could review it once someone who holds the
+    case gives them access: members who took no part, were not kept out of
+    the case, and have a key pair."""
+
+    candidates: list[User]
+
+
+def appeal_without_reviewer(*, case: Case) -> AppealWithoutReviewer | None:
+    if case.status != Status.APPEALED:
+        return None
+    appeal = case.appeals.filter(outcome__isnull=True).select_related("decision").last()
+    if appeal is None or appeal_reviewers(case=case, decision=appeal.decision).exists():
+        return None
+    candidates = (
+        grantable_members(organisation=case.organisation)
+        .exclude(pk__in=decision_participants(appeal.decision))
+        .exclude(pk__in=Grant.objects.filter(case=case).values("user_id"))
+        .exclude(pk__in=Exclusion.objects.filter(case=case).values("user_id"))
+    )
+    return AppealWithoutReviewer(list(candidates))
 
 
 @dataclass

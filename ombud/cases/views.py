@@ -21,6 +21,7 @@ from ombud.cases.services.decisions import (
 )
 from ombud.cases.services.keys import case_content_read
 from ombud.cases.services.messages import message_to_reporter
+from ombud.cases.services.receipts import receipts_pending_seal
 from ombud.cases.services.reported import reported_message_approve, reported_message_draft
 from ombud.cases.services.workflow import (
     MEETING_SECTIONS,
@@ -39,10 +40,21 @@ from ombud.orgs.decorators import staff_view
 DASHBOARD_PAGE = 100
 
 
+def _receipts_complete(request, organisation, private_key=None) -> None:
+    """A reporter's new receipt works once someone who holds the case is here
+    with their key (ombud.cases.services.receipts)."""
+    private_key = private_key or session_private_key(request)
+    if private_key is not None:
+        receipts_pending_seal(
+            actor=request.user, organisation=organisation, private_key=private_key
+        )
+
+
 @never_cache
 @staff_view()
 @require_http_methods(["GET", "HEAD"])
 def dashboard(request, organisation):
+    _receipts_complete(request, organisation)
     filters = forms.DashboardFilterForm(request.GET or None, organisation=organisation)
     filters.is_valid()  # invalid filters are dropped, the valid ones kept
     chosen = getattr(filters, "cleaned_data", {})
@@ -85,6 +97,7 @@ def case_detail(request, organisation, number):
     private_key = session_private_key(request)
     if private_key is None:
         return login_again(request)
+    _receipts_complete(request, organisation, private_key)
     reply_form = None
     if request.GET.get("template") == "followup":
         reply_form = forms.ReplyForm(
@@ -133,6 +146,7 @@ def _case_page(request, organisation, case, private_key, *, bound=None, status=2
             "consents": selectors.case_consents(case=case),
             "exclusions": selectors.case_exclusions(case=case),
             "team": selectors.case_team_with_access(case=case),
+            "appeal_without_reviewer": selectors.appeal_without_reviewer(case=case),
         },
         status=status,
     )
@@ -140,11 +154,23 @@ def _case_page(request, organisation, case, private_key, *, bound=None, status=2
 
 @dataclass(frozen=True)
 class Action:
-    """A POST on the case page: its form, the service it calls, what to say."""
+    """A POST on the case page: its form, the service it calls, what to say
+    (or how to say it, from the case as it is afterwards)."""
 
     form: type
     run: Callable  # (actor, case, cleaned form, private key)
-    done: str
+    done: str | Callable  # (case) -> str
+
+
+def _appeal_recorded(case) -> str:
+    if selectors.appeal_without_reviewer(case=case) is None:
+        return (
+            "Appeal recorded; responders who took no part in the decision are asked to review it."
+        )
+    return (
+        "Appeal recorded. Nobody can review this appeal yet: everyone who holds the case took "
+        "part in the decision. Give access to a member who took no part (see Appeals below)."
+    )
 
 
 ACTIONS = {
@@ -247,7 +273,7 @@ ACTIONS = {
         lambda actor, case, f, key: appeal_record(
             actor=actor, case=case, private_key=key, statement=f.cleaned_data["statement"]
         ),
-        "Appeal recorded; responders who took no part in the decision are asked to review it.",
+        _appeal_recorded,
     ),
 }
 
@@ -270,7 +296,7 @@ def case_action(request, organisation, number, action):
         except ServiceError as e:
             form.add_error(None, str(e))
         else:
-            messages.success(request, spec.done)
+            messages.success(request, spec.done if isinstance(spec.done, str) else spec.done(case))
             return redirect("case-detail", organisation.slug, number)
     messages.error(request, form.error_summary())
     return _case_page(

@@ -1,3 +1,4 @@
+import secrets
 from typing import Any, cast
 
 from django import forms
@@ -13,6 +14,18 @@ MB = 1024 * 1024
 
 class MultipleFileInput(forms.FileInput):
     allow_multiple_selected = True
+
+
+class FormTokenField(forms.CharField):
+    """A random token per form, so the same form sent twice makes one case
+    (ombud.intake.services.sent_once). Any text is taken as it comes: an odd
+    value is a token nobody else has."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self):
+        super().__init__(required=False, strip=False, initial=lambda: secrets.token_urlsafe(24))
+        self.validators = []  # not even the null-character check: it is only hashed
 
 
 class AttachmentsField(forms.FileField):
@@ -83,6 +96,8 @@ class ReportForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
+    form_token = FormTokenField()
+
     def __init__(self, *args, responders=(), recovery_procedure="", **kwargs):
         """`recovery_procedure`: who can use the team's recovery kit, in words
         (ombud.orgs.selectors.recovery_procedure), for the exclusion's help text."""
@@ -120,7 +135,7 @@ class ReportForm(forms.Form):
         data = {
             k: v
             for k, v in self.cleaned_data.items()
-            if k not in ("exclude", "ongoing", "attachments")
+            if k not in ("exclude", "ongoing", "attachments", "form_token")
         }
         for key in ("incident_date", "incident_time"):
             data[key] = data[key].isoformat() if data.get(key) else ""

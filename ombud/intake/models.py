@@ -51,3 +51,16 @@ class IntakeDraft(models.Model):
 
     def __str__(self):
         return f"Intake draft {self.pk}"
+
+
+class FormToken(models.Model):
+    """A report form that was sent (public or staff intake): a keyed hash of
+    the random token the form carried, so the same form sent again makes no
+    second case. Forgotten after FORM_TOKEN_DAYS (ombud.intake.housekeeping)."""
+
+    lookup = models.BinaryField(max_length=32, unique=True)
+    case = models.ForeignKey("cases.Case", null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Form token {self.pk}"

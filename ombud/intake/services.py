@@ -4,19 +4,21 @@ function checks permission, runs in one transaction and is audited; the
 audit events hold no content."""
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ombud.accounts.models import User
 from ombud.audit.services import audit_log
 from ombud.audit.types import AuditType
-from ombud.cases.models import Channel
+from ombud.cases.models import Case, Channel
 from ombud.cases.schema import ReportContent
 from ombud.cases.services.submit import Filed, case_submit
 from ombud.cases.services.workflow import case_flags_update
-from ombud.intake.models import IntakeDraft
+from ombud.intake.models import FormToken, IntakeDraft
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.orgs.models import Event, Organisation
@@ -92,6 +94,57 @@ def intake_draft_delete(*, actor: User, organisation: Organisation, draft: Intak
         )
 
 
+@dataclass(frozen=True)
+class AlreadySent:
+    """The same form was sent before: no new case, and the receipt is not
+    shown again. `case` is the one it made (None once that case is gone)."""
+
+    case: Case | None
+
+
+def sent_once(form_token: str, file: Callable[[], Filed]) -> Filed | AlreadySent:
+    """Run `file` unless a form with this token was sent before. The token's
+    keyed hash is claimed in the same transaction as the case it makes, so of
+    two posts at once one files and the other waits, then finds it sent. A
+    form without a token (not from our page) is not checked."""
+    if not form_token:
+        return file()
+    lookup = crypto.token_hash("form-token", form_token.encode("utf-8", "surrogatepass"))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                claimed = FormToken.objects.create(lookup=lookup)
+        except IntegrityError:
+            earlier = FormToken.objects.filter(lookup=lookup).select_related("case").first()
+            return AlreadySent(case=earlier.case if earlier else None)
+        filed = file()
+        claimed.case = filed.case
+        claimed.save(update_fields=["case"])
+    return filed
+
+
+def report_submit(
+    *,
+    event: Event,
+    content: ReportContent,
+    urgent: bool = False,
+    excluded_user_ids=(),
+    attachments=(),
+    form_token: str = "",
+) -> Filed | AlreadySent:
+    """The public report form: `case_submit`, once per form."""
+    return sent_once(
+        form_token,
+        lambda: case_submit(
+            event=event,
+            content=content,
+            urgent=urgent,
+            excluded_user_ids=excluded_user_ids,
+            attachments=attachments,
+        ),
+    )
+
+
 def intake_submit(
     *,
     actor: User,
@@ -102,15 +155,34 @@ def intake_submit(
     excluded_user_ids=(),
     attachments=(),
     draft: IntakeDraft | None = None,
-) -> Filed:
+    form_token: str = "",
+) -> Filed | AlreadySent:
     """File a report taken in person: `case_submit` on the in-person channel,
     the reporter's request for law enforcement (`content`'s checklist key)
     recorded as the case flag, the draft it was written in deleted, and who
-    took it in the audit log; all or nothing. Returns the case and the
-    receipt, which is shown once and never stored."""
+    took it in the audit log; all or nothing, and once per form. Returns the
+    case and the receipt, which is shown once and never stored."""
     _require(actor, organisation, event=event, draft=draft)
     if actor.pk in {int(pk) for pk in excluded_user_ids}:
         raise ServiceError(SELF_EXCLUDED)
+    return sent_once(
+        form_token,
+        lambda: _intake_file(
+            actor=actor,
+            organisation=organisation,
+            event=event,
+            content=content,
+            urgent=urgent,
+            excluded_user_ids=excluded_user_ids,
+            attachments=attachments,
+            draft=draft,
+        ),
+    )
+
+
+def _intake_file(
+    *, actor, organisation, event, content, urgent, excluded_user_ids, attachments, draft
+) -> Filed:
     law_enforcement = bool(content.get("law_enforcement_requested"))
     with transaction.atomic():
         # First, so that the same draft sent from two tabs makes one case.

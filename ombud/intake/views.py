@@ -2,8 +2,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ombud.cases.services.submit import case_submit
 from ombud.intake.forms import ReportForm
+from ombud.intake.services import AlreadySent, report_submit
 from ombud.lib.errors import ServiceError
 from ombud.orgs import selectors as org_selectors
 
@@ -37,25 +37,31 @@ def report(request, org_slug, event_slug):
     if request.method == "POST":
         if form.is_valid():
             try:
-                filed = case_submit(
+                filed = report_submit(
                     event=event,
                     content=form.content(),
                     urgent=form.cleaned_data["ongoing"],
                     excluded_user_ids=form.cleaned_data["exclude"],
                     attachments=form.cleaned_data["attachments"],
+                    form_token=form.cleaned_data["form_token"],
                 )
-                case, receipt = filed.case, filed.receipt
             except ServiceError as e:
                 form.add_error(None, str(e))
             else:
+                if isinstance(filed, AlreadySent):
+                    return render(
+                        request,
+                        "intake/already_sent.html",
+                        {"organisation": organisation, "event": event},
+                    )
                 return render(
                     request,
                     "intake/receipt.html",
                     {
                         "organisation": organisation,
                         "event": event,
-                        "case": case,
-                        "receipt": receipt,
+                        "case": filed.case,
+                        "receipt": filed.receipt,
                         "excluded": bool(form.cleaned_data["exclude"]),
                     },
                 )

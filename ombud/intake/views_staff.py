@@ -114,8 +114,8 @@ def _intake_page(request, organisation, *, draft):
                     excluded_user_ids=form.cleaned_data["exclude"],
                     attachments=form.cleaned_data["attachments"],
                     draft=draft,
+                    form_token=form.cleaned_data["form_token"],
                 )
-                case, receipt = filed.case, filed.receipt
         except ServiceError as e:
             form.add_error(None, str(e))
         else:
@@ -130,6 +130,15 @@ def _intake_page(request, organisation, *, draft):
                     ),
                 )
                 return redirect("intake-draft", organisation.slug, draft.pk)
+            if isinstance(filed, services.AlreadySent):
+                case = filed.case
+                if case is not None and case.organisation_id != organisation.pk:
+                    case = None
+                return render(
+                    request,
+                    "intake/staff_already_sent.html",
+                    {"organisation": organisation, "case": case},
+                )
             # The receipt goes straight into this answer: never into a URL,
             # a redirect or the session.
             return render(
@@ -137,9 +146,9 @@ def _intake_page(request, organisation, *, draft):
                 "intake/staff_receipt.html",
                 {
                     "organisation": organisation,
-                    "event": case.event,
-                    "case": case,
-                    "receipt": receipt,
+                    "event": filed.case.event,
+                    "case": filed.case,
+                    "receipt": filed.receipt,
                 },
             )
     if request.FILES and not saving and "attachments" not in form.errors:

@@ -238,7 +238,40 @@ def receipt_lookup(receipt: str) -> bytes:
 
 
 def receipt_wrap_key(receipt: str, salt: Blob) -> bytes:
+    """The key receipts issued before issue 12 wrapped the case key under
+    (a secret box); still opened, never made any more."""
     return _hkdf(receipt_normalise(receipt).encode(), salt=bytes(salt), info=b"ombud:receipt-wrap")
+
+
+# A receipt is an X25519 key pair, like a responder's: the case key is sealed
+# to its public half. So a new receipt can be made on the reporter's side
+# with only its public key stored, and made to work later by anyone who holds
+# the case key, without the receipt (ombud.cases.services.receipts).
+RECEIPT_SEALED = 2
+_RECEIPT_SEALED_LEN = 1 + nacl.bindings.crypto_box_SEALBYTES + KEY_BYTES
+
+
+def receipt_keypair(receipt: str, salt: Blob) -> tuple[bytes, bytes]:
+    """(public key, private key) of the key pair a receipt derives."""
+    private = _hkdf(
+        receipt_normalise(receipt).encode(), salt=bytes(salt), info=b"ombud:receipt-key"
+    )
+    return bytes(nacl.public.PrivateKey(private).public_key), private
+
+
+def receipt_wrap(public_key: Blob, data_key: bytes) -> bytes:
+    """The case key for a receipt, from the receipt's public key alone."""
+    return bytes([RECEIPT_SEALED]) + data_key_seal(public_key, data_key)
+
+
+def receipt_unwrap(receipt: str, salt: Blob, wrap: Blob) -> bytes:
+    """The case key a receipt opens; DecryptionError for any other receipt.
+    A wrap of an older receipt (a secret box, 72 bytes) is told apart by its
+    length from a sealed one (81)."""
+    wrap = bytes(wrap)
+    if len(wrap) == _RECEIPT_SEALED_LEN and wrap[0] == RECEIPT_SEALED:
+        return data_key_unseal(receipt_keypair(receipt, salt)[1], wrap[1:])
+    return secretbox_open(receipt_wrap_key(receipt, salt), wrap)
 
 
 # --- organisation recovery kit ----------------------------------------------
@@ -399,7 +432,7 @@ def recovery_kit_split_text(text: str) -> list[list[str]]:
     return entries
 
 
-# --- reporter email (for a new receipt) and portal sessions -----------------
+# --- reporter email (to find a case for a new receipt) and bearer secrets ---
 
 
 def email_normalise(email: str) -> str:
@@ -410,17 +443,6 @@ def email_lookup(email: str) -> bytes:
     return hmac.new(
         pepper_key("email-lookup"), email_normalise(email).encode(), hashlib.sha256
     ).digest()
-
-
-def email_wrap_key(email: str, salt: Blob) -> bytes:
-    """Opens the case key for a reporter who proves they read that mailbox.
-    The pepper is mixed in, so a database copy plus a guessed address is not
-    enough."""
-    return _hkdf(
-        pepper_key("email-wrap") + email_normalise(email).encode(),
-        salt=bytes(salt),
-        info=b"ombud:email-wrap",
-    )
 
 
 def token_hash(purpose: str, token: bytes) -> bytes:

@@ -12,6 +12,7 @@ from ombud.orgs.models import (
     ResponseType,
     Role,
 )
+from ombud.orgs.services import standing_event_errors
 
 
 class EventForm(forms.ModelForm):
@@ -31,6 +32,11 @@ class EventForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
         self.instance.organisation = organisation  # for Event.clean
+        if self.instance.is_standing:
+            self.fields["slug"].help_text = (
+                "The standing event keeps its address and always takes reports: "
+                "its name and contacts may change."
+            )
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
@@ -64,6 +70,8 @@ class EventForm(forms.ModelForm):
             and cleaned["ends_on"] < cleaned["starts_on"]
         ):
             self.add_error("ends_on", "The event cannot end before it starts.")
+        for field, message in standing_event_errors(self.instance, cleaned).items():
+            self.add_error(field, message)
         return cleaned
 
     def _post_clean(self):

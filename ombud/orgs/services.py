@@ -7,7 +7,7 @@ from datetime import timedelta
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.dispatch import receiver
 from django.urls import reverse
@@ -205,9 +205,31 @@ def event_create(*, actor: User, organisation: Organisation, **fields) -> Event:
     return event
 
 
+def standing_event_errors(event: Event, fields: dict) -> dict[str, str]:
+    """What a change would break on the standing event: it always exists, at
+    the same address, and always takes reports (the report form of anything
+    that belongs to no event). Its name and contacts may change."""
+    if not event.is_standing:
+        return {}
+    errors = {}
+    if "slug" in fields and fields["slug"] != event.slug:
+        errors["slug"] = (
+            f"The standing event keeps its address ({event.get_report_url()}): "
+            "links to it must keep working."
+        )
+    if "accepts_reports" in fields and not fields["accepts_reports"]:
+        errors["accepts_reports"] = (
+            "The standing event always takes reports: it is where reports go that "
+            "belong to no event."
+        )
+    return errors
+
+
 def event_update(*, actor: User, event: Event, **fields) -> Event:
     if not actor.has_perm("orgs.manage_events", event.organisation):
         raise PermissionDenied
+    if errors := standing_event_errors(event, fields):
+        raise ValidationError(errors)
     with transaction.atomic():
         changed = _changes_apply(event, fields, EVENT_EDITABLE_FIELDS)
         event.full_clean()

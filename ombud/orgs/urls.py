@@ -4,6 +4,7 @@ from ombud.orgs import views, views_outbox
 
 urlpatterns = [
     path("staff/", views.staff_home, name="staff-home"),
+    path("accounts/invitation/", views.invitation_accept_view, name="invitation-accept-form"),
     path(
         "accounts/invitation/<str:token>/",
         views.invitation_accept_view,

@@ -3,12 +3,14 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ombud.accounts.keys import session_key_store
 from ombud.lib.errors import ServiceError
+from ombud.lib.links import link_token, link_token_exchange, link_token_forget
 from ombud.orgs import selectors
 from ombud.orgs.decorators import staff_view
 from ombud.orgs.forms import (
@@ -233,9 +235,24 @@ def staff_home(request):
     return render(request, "accounts/staff_home.html", {"memberships": memberships})
 
 
+INVITATION_COOKIE = "ombud_invitation"
+INVITATION_PATH = "/accounts/invitation/"
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
-def invitation_accept_view(request, token):
+def invitation_accept_view(request, token=None):
+    """The emailed link (`token`) is answered with a redirect to the same page
+    without it (ombud.lib.links); the form lives at that token-free address."""
+    if token is not None and request.method != "POST" and invitation_get(token=token):
+        return link_token_exchange(
+            to=reverse("invitation-accept-form"),
+            cookie=INVITATION_COOKIE,
+            path=INVITATION_PATH,
+            token=token,
+            max_age=3600,
+        )
+    token = link_token(request, cookie=INVITATION_COOKIE, token=token)
     invitation = invitation_get(token=token)
     if invitation is None:
         return render(
@@ -249,7 +266,9 @@ def invitation_accept_view(request, token):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            joined = invitation_accept(token=token, password=form.cleaned_data["new_password1"])
+            joined = invitation_accept(
+                token=token or "", password=form.cleaned_data["new_password1"]
+            )
         except ServiceError as e:
             form.add_error(None, str(e))
         except ValidationError as e:
@@ -263,6 +282,7 @@ def invitation_accept_view(request, token):
             )
             response = redirect("staff-home")
             session_key_store(request, response, joined.private_key)
+            link_token_forget(response, cookie=INVITATION_COOKIE, path=INVITATION_PATH)
             return response
     return render(
         request,

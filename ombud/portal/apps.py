@@ -6,4 +6,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Reporter portal"
 
     def ready(self):
-        from ombud.portal import housekeeping  # noqa: F401 - registers its steps
+        from ombud.portal import (
+            housekeeping,  # noqa: F401 - registers its steps
+            services,  # noqa: F401 - connects its signal receiver
+        )

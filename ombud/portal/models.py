@@ -17,12 +17,12 @@ class PortalSession(models.Model):
 
 
 class ReceiptRenewal(models.Model):
-    """A one-time link, sent by email, that issues a new receipt. The case key
-    waits sealed under a key derived from the link's token."""
+    """A one-time link, sent by email, that shows a new receipt: the keyed
+    hash of its token. It holds no key: the new receipt works only once
+    someone who holds the case opens it (ombud.cases.services.receipts)."""
 
     secret_hash = models.BinaryField(max_length=32, unique=True)
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
-    sealed_key = models.BinaryField()
     expires_at = models.DateTimeField()
 
     def __str__(self):

@@ -1,5 +1,6 @@
 """The reporter's side: open a case with the receipt, talk to the team,
-change consent, get a new receipt by email. The reporter has no account: the
+change consent, get a new receipt by email (it works once the team next
+opens the case: ombud.cases.services.receipts). The reporter has no account: the
 receipt (or a portal session opened with it) is the only authority, and it
 opens exactly one case."""
 
@@ -11,6 +12,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +23,8 @@ from ombud.cases.models import Case, ConsentRecord, Message, Submission
 from ombud.cases.services.base import message_validate
 from ombud.cases.services.keys import case_content_decrypt
 from ombud.cases.services.messages import message_create
+from ombud.cases.services.receipts import receipt_pending_issue
+from ombud.cases.signals import receipt_replaced
 from ombud.cases.tasks import case_notify_reporter_wrote
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
@@ -34,7 +39,7 @@ RECEIPT_MAX_LENGTH = 200
 
 # Opened when no case matches, so a miss costs the same work as a hit.
 _DUMMY_SALT = secrets.token_bytes(16)
-_DUMMY_WRAP = crypto.secretbox_seal(secrets.token_bytes(32), secrets.token_bytes(32))
+_DUMMY_WRAP = crypto.receipt_wrap(crypto.keypair_new()[0], secrets.token_bytes(32))
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,12 @@ class ReceiptOpened:
 
 
 @dataclass(frozen=True)
+class ReceiptWaiting:
+    """A new receipt that does not work yet: it works once someone who holds
+    the case opens it (ombud.cases.services.receipts)."""
+
+
+@dataclass(frozen=True)
 class Unlocked:
     """A case the reporter opened, with its key (for this request only)."""
 
@@ -53,32 +64,37 @@ class Unlocked:
     data_key: bytes
 
 
-def receipt_open(*, organisation: Organisation, receipt: str) -> ReceiptOpened | None:
-    """The case id and case key for a receipt, or None. This lookup and key
-    derivation do the same work whether or not the receipt exists: only the
-    three small columns the unlock needs are read, and a miss opens a dummy."""
+def receipt_open(
+    *, organisation: Organisation, receipt: str
+) -> ReceiptOpened | ReceiptWaiting | None:
+    """The case id and case key for a receipt, ReceiptWaiting for a new one
+    that does not work yet, or None. This lookup and key derivation do the
+    same work whether or not the receipt exists: only the small columns the
+    unlock needs are read, and a miss opens a dummy."""
     receipt = receipt[:RECEIPT_MAX_LENGTH]
+    lookup = crypto.receipt_lookup(receipt)
     row = (
-        Case.objects.filter(
-            organisation=organisation, receipt_lookup=crypto.receipt_lookup(receipt)
-        )
-        .values_list("pk", "receipt_salt", "receipt_wrap")
+        Case.objects.filter(organisation=organisation)
+        .filter(Q(receipt_lookup=lookup) | Q(receipt_pending_lookup=lookup))
+        .values_list("pk", "receipt_lookup", "receipt_salt", "receipt_wrap")
         .first()
     )
-    case_id, salt, wrap = row or (None, _DUMMY_SALT, _DUMMY_WRAP)
+    case_id, current, salt, wrap = row or (None, None, _DUMMY_SALT, _DUMMY_WRAP)
+    if case_id is not None and bytes(current or b"") != lookup:
+        return ReceiptWaiting()
     try:
-        data_key = crypto.secretbox_open(crypto.receipt_wrap_key(receipt, salt or b""), wrap or b"")
+        data_key = crypto.receipt_unwrap(receipt, salt or b"", wrap or b"")
     except crypto.DecryptionError:
         return None
     return ReceiptOpened(case_id, data_key) if case_id is not None else None
 
 
-def receipt_unlock(*, organisation: Organisation, receipt: str) -> Unlocked | None:
-    """The case and its key for a receipt, or None. The case is loaded only
-    once the receipt has proven itself."""
+def receipt_unlock(*, organisation: Organisation, receipt: str) -> Unlocked | ReceiptWaiting | None:
+    """The case and its key for a receipt, ReceiptWaiting or None. The case
+    is loaded only once the receipt has proven itself."""
     opened = receipt_open(organisation=organisation, receipt=receipt)
-    if opened is None:
-        return None
+    if not isinstance(opened, ReceiptOpened):
+        return opened
     case = Case.objects.select_related("organisation", "event").get(pk=opened.case_id)
     return Unlocked(case, opened.data_key)
 
@@ -209,24 +225,20 @@ def consent_change(*, case: Case, may_contact: bool, public_statement: str) -> C
 
 
 def receipt_renewal_request(*, organisation: Organisation, email: str) -> None:
-    """Email a one-time link for a new receipt to every case of this
-    organisation reported from this address. Says nothing to the caller about
-    whether there were any."""
+    """Email a one-time link for a new receipt for every case of this
+    organisation reported from this address (found by its keyed hash; nothing
+    derived from the address opens anything). Says nothing to the caller
+    about whether there were any."""
     cases = Case.objects.filter(
         organisation=organisation, reporter_email_lookup=crypto.email_lookup(email)
     )
     for case in cases:
-        try:
-            data_key = crypto.secretbox_open(
-                crypto.email_wrap_key(email, case.reporter_email_salt or b""),
-                case.reporter_email_wrap or b"",
-            )
-        except crypto.DecryptionError:
-            continue
-        token, stored = _bearer_new("receipt-renewal", data_key)
+        token = secrets.token_bytes(32)
         with transaction.atomic():
             ReceiptRenewal.objects.create(
-                case=case, expires_at=timezone.now() + RENEWAL_VALID, **stored
+                case=case,
+                secret_hash=crypto.token_hash("receipt-renewal", token),
+                expires_at=timezone.now() + RENEWAL_VALID,
             )
             audit_log(
                 organisation=organisation, type=AuditType.RECEIPT_RENEWAL_REQUESTED, case=case
@@ -243,46 +255,43 @@ def receipt_renewal_request(*, organisation: Organisation, email: str) -> None:
             )
 
 
-def _renewal_get(*, organisation, token: str) -> tuple[ReceiptRenewal, bytes] | None:
+def receipt_renewal_valid(*, organisation: Organisation, token: str | None) -> bool:
+    return _renewal_get(organisation=organisation, token=token) is not None
+
+
+def _renewal_get(*, organisation, token: str | None) -> ReceiptRenewal | None:
     raw = _bearer_decode(token)
     if raw is None:
         return None
-    renewal = (
+    return (
         ReceiptRenewal.objects.filter(
-            secret_hash=crypto.token_hash("receipt-renewal", raw), case__organisation=organisation
+            secret_hash=crypto.token_hash("receipt-renewal", raw),
+            case__organisation=organisation,
+            expires_at__gte=timezone.now(),
         )
         .select_related("case", "case__organisation")
         .first()
     )
-    if renewal is None or renewal.expires_at < timezone.now():
-        return None
-    return renewal, raw
 
 
-def receipt_renewal_valid(*, organisation: Organisation, token: str) -> bool:
-    return _renewal_get(organisation=organisation, token=token) is not None
+RENEWAL_GONE = "This link has expired or was already used. Ask for a new one."
 
 
-def receipt_renew(*, organisation: Organisation, token: str) -> str:
-    """Issue a new receipt; the old one and every open portal session stop
-    working. The link works once."""
-    found = _renewal_get(organisation=organisation, token=token)
-    if found is None:
-        raise ServiceError("This link has expired or was already used. Ask for a new one.")
-    renewal, raw = found
-    case = renewal.case
-    data_key = crypto.secretbox_open(
-        crypto.token_wrap_key("receipt-renewal", raw), renewal.sealed_key
-    )
-    receipt = crypto.receipt_new()
+def receipt_renew(*, organisation: Organisation, token: str | None) -> str:
+    """Show a new receipt for the link's case. It works once someone who holds
+    the case opens it; until then the old one works (ombud.cases.services.
+    receipts). The link works once."""
     with transaction.atomic():
-        case.receipt_salt = secrets.token_bytes(16)
-        case.receipt_lookup = crypto.receipt_lookup(receipt)
-        case.receipt_wrap = crypto.secretbox_seal(
-            crypto.receipt_wrap_key(receipt, case.receipt_salt), data_key
-        )
-        case.save(update_fields=["receipt_salt", "receipt_lookup", "receipt_wrap", "updated_at"])
-        ReceiptRenewal.objects.filter(case=case).delete()
-        PortalSession.objects.filter(case=case).delete()
+        renewal = _renewal_get(organisation=organisation, token=token)
+        if renewal is None or not ReceiptRenewal.objects.filter(case=renewal.case).delete()[0]:
+            raise ServiceError(RENEWAL_GONE)
+        case = renewal.case
+        receipt = receipt_pending_issue(case=case)
         audit_log(organisation=organisation, type=AuditType.RECEIPT_RENEWED, case=case)
     return receipt
+
+
+@receiver(receipt_replaced)
+def _visits_end(sender, case, **kwargs):
+    """Visits opened with a receipt end when a new receipt replaces it."""
+    PortalSession.objects.filter(case=case).delete()

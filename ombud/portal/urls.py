@@ -12,5 +12,6 @@ urlpatterns = [
     path("<slug:org_slug>/report/status/case/consent/", views.consent_view, name="portal-consent"),
     path("<slug:org_slug>/report/status/leave/", views.leave, name="portal-leave"),
     path("<slug:org_slug>/report/status/lost/", views.lost, name="portal-lost"),
+    path("<slug:org_slug>/report/status/renew/", views.renew, name="portal-renew-form"),
     path("<slug:org_slug>/report/status/renew/<str:token>/", views.renew, name="portal-renew"),
 ]

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ombud.cases import selectors as case_selectors
 from ombud.cases.schema import report_rows
 from ombud.lib.errors import ServiceError
+from ombud.lib.links import link_token, link_token_exchange, link_token_forget
 from ombud.lib.throttle import address_group, client_ip, throttle_allow
 from ombud.orgs import selectors as org_selectors
 from ombud.portal import services
@@ -49,6 +50,12 @@ def enter(request, org_slug):
         found = form.is_valid() and services.receipt_unlock(
             organisation=organisation, receipt=form.cleaned_data["receipt"]
         )
+        if isinstance(found, services.ReceiptWaiting):
+            return render(
+                request,
+                "portal/enter.html",
+                {"organisation": organisation, "form": ReceiptForm(), "waiting": True},
+            )
         if found:
             case, data_key = found.case, found.data_key
             cookie = services.portal_session_open(case=case, data_key=data_key)
@@ -197,10 +204,33 @@ def lost(request, org_slug):
     )
 
 
+RENEWAL_COOKIE = "ombud_renewal"
+
+
+def _renew_path(organisation) -> str:
+    return f"/{organisation.slug}/report/status/renew/"
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
-def renew(request, org_slug, token):
+def renew(request, org_slug, token=None):
+    """The emailed link (`token`) is answered with a redirect to the same page
+    without it (ombud.lib.links); the button lives at that token-free address."""
     organisation = org_selectors.organisation_get(slug=org_slug)
+    path = _renew_path(organisation)
+    if (
+        token is not None
+        and request.method != "POST"
+        and services.receipt_renewal_valid(organisation=organisation, token=token)
+    ):
+        return link_token_exchange(
+            to=path,
+            cookie=RENEWAL_COOKIE,
+            path=path,
+            token=token,
+            max_age=int(services.RENEWAL_VALID.total_seconds()),
+        )
+    token = link_token(request, cookie=RENEWAL_COOKIE, token=token)
     if request.method == "POST":
         try:
             receipt = services.receipt_renew(organisation=organisation, token=token)
@@ -211,18 +241,15 @@ def renew(request, org_slug, token):
                 {"organisation": organisation, "error": str(e)},
                 status=404,
             )
-        return render(
+        response = render(
             request, "portal/renewed.html", {"organisation": organisation, "receipt": receipt}
         )
+        link_token_forget(response, cookie=RENEWAL_COOKIE, path=path)
+        return response
     valid = services.receipt_renewal_valid(organisation=organisation, token=token)
     return render(
         request,
         "portal/renew.html",
-        {
-            "organisation": organisation,
-            "error": None
-            if valid
-            else "This link has expired or was already used. Ask for a new one.",
-        },
+        {"organisation": organisation, "error": None if valid else services.RENEWAL_GONE},
         status=200 if valid else 404,
     )

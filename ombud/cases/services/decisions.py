@@ -166,8 +166,10 @@ def appeal_record(*, actor: User, case: Case, private_key: bytes, statement: str
 
 
 def appeal_reviewers(*, case: Case, decision: Decision):
+    """Who may review an appeal of `decision`: those who hold the case and
+    took no part in it."""
     return (
-        Grant.objects.filter(case=case)
+        Grant.objects.filter(case=case, user__is_active=True)
         .exclude(user_id__in=decision_participants(decision))
         .select_related("user")
     )

@@ -62,6 +62,7 @@ def case_submit(
     data_key = crypto.data_key_new()
     receipt = crypto.receipt_new()
     receipt_salt = secrets.token_bytes(16)
+    receipt_public_key, _ = crypto.receipt_keypair(receipt, receipt_salt)
     email = contact_email(content.get("reporter_contact", ""))
 
     with transaction.atomic():
@@ -80,9 +81,9 @@ def case_submit(
             recovery_wrap=crypto.data_key_seal(organisation.recovery_public_key, data_key),
             receipt_lookup=crypto.receipt_lookup(receipt),
             receipt_salt=receipt_salt,
-            receipt_wrap=crypto.secretbox_seal(
-                crypto.receipt_wrap_key(receipt, receipt_salt), data_key
-            ),
+            receipt_wrap=crypto.receipt_wrap(receipt_public_key, data_key),
+            # Only to find the case when the reporter asks for a new receipt.
+            reporter_email_lookup=crypto.email_lookup(email) if email else None,
             followup_due_at=timezone.now() + timedelta(days=organisation.followup_days),
             meeting_due_at=None
             if urgent
@@ -94,12 +95,6 @@ def case_submit(
                 crypto.pepper_key("page-location"), str(content["location"]).encode()
             )
         case_inbox_new(case, data_key)
-        if email:
-            case.reporter_email_salt = secrets.token_bytes(16)
-            case.reporter_email_lookup = crypto.email_lookup(email)
-            case.reporter_email_wrap = crypto.secretbox_seal(
-                crypto.email_wrap_key(email, case.reporter_email_salt), data_key
-            )
         case.save(force_insert=True)
         ConsentRecord.objects.create(
             case=case,

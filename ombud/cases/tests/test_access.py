@@ -94,6 +94,10 @@ ROUTES = {
     "invitation-accept": Route(
         "/accounts/invitation/bm90LWEtdG9rZW4/", PUBLIC, {"GET": (404, None), "POST": (404, {})}
     ),
+    # the same form, its token in a cookie (none here)
+    "invitation-accept-form": Route(
+        "/accounts/invitation/", PUBLIC, {"GET": (404, None), "POST": (404, {})}
+    ),
     "organisation-home": Route("/org-a/", PUBLIC, {"GET": (200, None)}),
     "report": Route(
         "/org-a/pyconf/report/",
@@ -222,6 +226,10 @@ ROUTES = {
         "/org-a/report/status/renew/bm90LWEtdG9rZW4/",
         PUBLIC,
         {"GET": (404, None), "POST": (404, {})},
+    ),
+    # the same page, its token in a cookie (none here)
+    "portal-renew-form": Route(
+        "/org-a/report/status/renew/", PUBLIC, {"GET": (404, None), "POST": (404, {})}
     ),
     # a file sent with the report ({attachment}): a download for grant holders only
     "case-attachment": Route(

@@ -270,15 +270,30 @@ def test_25_mb_of_files_is_accepted(people, submit_report):
     assert sorted(case.attachments.values_list("size", flat=True)) == [5 * MB, 10 * MB, 10 * MB]
 
 
-def test_a_body_over_the_upload_limit_gets_the_400_page(client, people, settings):
+def test_files_over_the_request_limit_are_refused_and_what_was_typed_is_kept(
+    client, people, settings
+):
+    """A body over the upload limit (64 MB) is read to its end, its files
+    dropped unread: the form comes back with the text, and says why."""
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * MB  # as a 64 MB body would, cheaper
     response = client.post(
         people.event_a.get_report_url(),
-        {"description": "Too much.", "attachments": [upload("a.pdf", filler(3 * MB))]},
+        {
+            "description": "What happened, typed before choosing a film.",
+            "location": "Hall B",
+            "consent_public": "named",
+            "attachments": [upload("a.pdf", filler(2 * MB)), upload("b.pdf", filler(MB))],
+        },
     )
+    html = response.content.decode()
     assert response.status_code == 400
-    assert "We could not accept this request" in response.content.decode()
-    assert Case.objects.count() == 0
+    assert "We could not accept this request" not in html
+    assert "What happened, typed before choosing a film." in html
+    assert 'value="Hall B"' in html
+    assert re.search(r'value="named"[^>]*checked', html)
+    assert "The files together are larger than 25 MB." in html
+    assert "1 MB of text" not in html
+    assert Case.objects.count() == 0 and Attachment.objects.count() == 0
 
 
 def test_the_form_asks_for_the_files_again_when_it_comes_back(client, people):

@@ -22,7 +22,7 @@ def test_every_field_is_in_exactly_one_section():
 def test_the_public_form_asks_every_field_in_schema_order():
     names = list(ReportForm.base_fields)
     assert names[: len(FIELDS)] == [field.name for field in FIELDS]
-    assert names[len(FIELDS) :] == ["attachments", "exclude"]
+    assert names[len(FIELDS) :] == ["attachments", "exclude", "form_token"]
     for field in FIELDS:
         assert ReportForm.base_fields[field.name].label == field.label
 

@@ -12,7 +12,8 @@ import pytest
 from django.core import mail
 from django.utils import dateformat, timezone
 
-from conftest import browser
+from conftest import PASSWORD, browser
+from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import (
@@ -30,7 +31,7 @@ from ombud.cases.views import ACTIONS
 from ombud.notify.models import OutboxMessage
 from ombud.notify.sealing import outbox_open
 from ombud.notify.tasks import outbox_deliver
-from ombud.orgs.models import ResponseType
+from ombud.orgs.models import Membership, ResponseType, Role
 
 SECRET = "QJX-workflow-secret-71c2"  # written on the case; must never sit in the database
 TOO_LONG = "x" * (MESSAGE_MAX + 1)
@@ -589,6 +590,54 @@ def test_appeal_goes_to_responders_who_took_no_part(people, case, bob, alice):
     text = page_text(bob.get(case_url(case)))
     assert "No violation — appeal outcome, decided by Alice" in text
     assert "under review by responders" not in text
+
+
+def test_an_appeal_nobody_may_review_says_so_and_leads_to_a_reviewer(people, case, bob, alice):
+    """bob decided and alice agreed: everyone who holds the case took part, so
+    nobody may review an appeal. The page says so (not "reviewers are asked")
+    and offers what works: give access to a member who took no part."""
+    people.org_a.two_person_severity = 4
+    people.org_a.save()
+    erin = user_create(email="erin@a.example", password=PASSWORD, display_name="Erin")
+    Membership.objects.create(user=erin, organisation=people.org_a, role=Role.RESPONDER)
+    triage(bob, case)
+    ban = rt(people, "Banning from future events")
+    bob.post(case_url(case, "decision"), decision_post(responses=[(ban, people.bob)]))
+    decision = case.decisions.get()
+    assert alice.post(case_url(case, "approve"), {"decision": str(decision.pk)}).status_code == 302
+    queued_before = OutboxMessage.objects.count()
+
+    response = bob.post(case_url(case, "appeal"), {"statement": "Unfair"}, follow=True)
+
+    said = told(response)
+    assert "are asked" not in said
+    assert "Nobody can review this appeal yet: everyone who holds the case took part" in said
+    text = page_text(response)
+    assert "under review by responders who did not take part" not in text
+    assert "Nobody can review this appeal yet" in text
+    assert "Give Erin access to review it" in text
+    notice = re.search(
+        r"Nobody can review this appeal yet:</strong>.*?</div>", response.content.decode(), re.S
+    )
+    assert "Erin" in notice.group(0) and "Dave" not in notice.group(0)  # dave is kept out
+    assert OutboxMessage.objects.count() == queued_before  # nobody to ask
+    # The chair is shown the recovery procedure too, for when nobody who holds it can.
+    assert "the chair can give access with the recovery kit" in page_text(alice.get(case_url(case)))
+    assert "the chair can give access with the recovery kit" not in text
+
+    # One click on the case page gives erin access; she reviews the appeal.
+    granted = bob.post(
+        f"/org-a/staff/cases/{case.number}/grant/", {"member": str(erin.pk), "scope": "case"}
+    )
+    assert granted.status_code == 302
+    assert "Nobody can review this appeal yet" not in page_text(bob.get(case_url(case)))
+    erin_client = browser(erin)
+    assert "under review by responders who did not take part" in page_text(
+        erin_client.get(case_url(case))
+    )
+    assert erin_client.post(case_url(case, "decision"), decision_post("no")).status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.DECIDED
 
 
 # --- notes and the timeline -------------------------------------------------------------------

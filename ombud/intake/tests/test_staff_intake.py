@@ -203,7 +203,11 @@ def test_the_default_event_is_the_only_one_running_today_else_the_standing_one(p
 def test_every_field_of_the_staff_form_is_on_the_page():
     """A field added to the public form shows up on the staff form too."""
     in_sections = {name for _, names in StaffReportForm.SECTIONS for name in names}
-    assert set(StaffReportForm.base_fields) == in_sections | {"exclude", "attachments"}
+    assert set(StaffReportForm.base_fields) == in_sections | {
+        "exclude",
+        "attachments",
+        "form_token",
+    }
 
 
 def test_the_navigation_offers_a_new_report_in_person(bob):
@@ -533,6 +537,18 @@ def test_a_body_over_the_limit_is_refused(bob):
     before = stored_state()
     response = take(bob, description="x" * (1024 * 1024 + 1))
     assert response.status_code == 400
+    assert stored_state() == before
+
+
+def test_files_over_the_request_limit_are_refused_and_what_was_written_is_kept(bob, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # as a 64 MB body would, cheaper
+    before = stored_state()
+    film = SimpleUploadedFile("film.pdf", b"%PDF-" + b"\0" * (3 * 1024 * 1024))
+    response = take(bob, attachments=[film], description=f"{MARKER} as told", location="kept")
+    assert response.status_code == 400
+    page = text(response)
+    assert "The files together are larger than 25 MB." in page
+    assert f"{MARKER} as told" in page and 'value="kept"' in response.content.decode()
     assert stored_state() == before
 
 

@@ -47,6 +47,7 @@ def test_every_app_registers_its_steps():
         "receipt renewals",
         "invitations",
         "inbound mail dedupe",
+        "report form tokens",
         "finished tasks",
         "expired login sessions",
         "failed logins",

@@ -467,3 +467,80 @@ def test_a_team_address_of_another_organisation_is_refused(people, alice):
     assert (
         Event.objects.filter(organisation=people.org_a, team_email="conduct@a.example").count() == 2
     )
+
+
+# --- the standing event ----------------------------------------------------------
+
+
+def standing(people) -> Event:
+    return Event.objects.get(organisation=people.org_a, is_standing=True)
+
+
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        (
+            {"slug": "online"},
+            "slug",
+            "The standing event keeps its address (/org-a/general/report/): "
+            "links to it must keep working.",
+        ),
+        (
+            {"accepts_reports": None},
+            "accepts_reports",
+            "The standing event always takes reports: it is where reports go that "
+            "belong to no event.",
+        ),
+    ],
+    ids=["address", "reports-off"],
+)
+def test_the_standing_event_keeps_its_address_and_always_takes_reports(
+    people, alice, change, field, message
+):
+    general = standing(people)
+    name = general.name
+    before = AuditEvent.objects.count()
+    response = alice.post(
+        "/org-a/staff/events/general/", edit_post(general, name="Online spaces", **change)
+    )
+    assert response.status_code == 400
+    assert field_errors(response, field) == [message]
+    assert message in response.content.decode()
+    general.refresh_from_db()
+    assert (general.name, general.slug, general.accepts_reports) == (name, "general", True)
+    assert AuditEvent.objects.count() == before
+    assert Client().get("/org-a/general/report/").status_code == 200
+
+
+def test_the_standing_event_may_be_renamed_and_get_contacts(people, alice):
+    general = standing(people)
+    response = alice.post(
+        "/org-a/staff/events/general/",
+        edit_post(general, name="Online spaces", emergency_number="911", crisis_line="988"),
+    )
+    assert response.status_code == 302
+    general.refresh_from_db()
+    assert (general.name, general.slug, general.emergency_number) == (
+        "Online spaces",
+        "general",
+        "911",
+    )
+    assert "988" in emergency_box(Client().get("/org-a/general/report/"))
+
+
+def test_the_service_refuses_it_too(people):
+    from django.core.exceptions import ValidationError
+
+    from ombud.orgs.services import event_update
+
+    general = standing(people)
+    for change in ({"slug": "elsewhere"}, {"accepts_reports": False}):
+        with pytest.raises(ValidationError):
+            event_update(actor=people.alice, event=general, **change)
+    general.refresh_from_db()
+    assert (general.slug, general.accepts_reports) == ("general", True)
+
+
+def test_the_form_says_so_before_anyone_tries(people, alice):
+    page = alice.get("/org-a/staff/events/general/").content.decode()
+    assert "The standing event keeps its address and always takes reports" in page

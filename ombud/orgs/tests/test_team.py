@@ -464,3 +464,40 @@ def test_invitation_links_look_random(people, alice):
     first, second = invitation_link(), invitation_link("frank@a.example")
     assert first != second
     assert re.fullmatch(r"/accounts/invitation/[A-Za-z0-9_-]{43}/", first)
+
+
+def test_the_invitation_token_leaves_the_address_bar_at_the_first_request(people, alice):
+    """Issue 12, item 16: the emailed link's first request moves its token into
+    a cookie and redirects to an address without it, as Django's password
+    reset does; the form and its POST carry no token in the URL."""
+    alice.post(ADD, NEW_MEMBER)
+    link = invitation_link()
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    client = Client()
+
+    response = client.get(link)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/invitation/"
+    cookie = response.cookies["ombud_invitation"]
+    assert cookie["httponly"] and cookie["path"] == "/accounts/invitation/"
+    assert cookie["samesite"] == "Lax"
+    page = client.get("/accounts/invitation/")
+    assert page.status_code == 200 and "erin@a.example" in page.content.decode()
+    assert token not in page.content.decode()
+    accepted = client.post(
+        "/accounts/invitation/", {"new_password1": JOIN_PASSWORD, "new_password2": JOIN_PASSWORD}
+    )
+    assert accepted.status_code == 302
+    assert User.objects.get(email="erin@a.example").check_password(JOIN_PASSWORD)
+    assert accepted.cookies["ombud_invitation"].value == ""  # forgotten once used
+    # Used: the link and the token-free page both say so.
+    assert Client().get(link).status_code == 404
+    assert client.get("/accounts/invitation/").status_code == 404
+
+
+def test_an_invalid_invitation_link_sets_no_cookie(people):
+    response = Client().get("/accounts/invitation/bm90LWEtdG9rZW4/")
+    assert response.status_code == 404
+    assert "ombud_invitation" not in response.cookies
+    assert Client().get("/accounts/invitation/").status_code == 404

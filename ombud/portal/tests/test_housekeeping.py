@@ -54,7 +54,7 @@ def test_expired_renewal_links_are_deleted_and_live_ones_kept(people, submit_rep
         timedelta(minutes=29),
     ):
         ReceiptRenewal.objects.create(
-            case=case, secret_hash=os.urandom(32), sealed_key=b"-", expires_at=now + expires_in
+            case=case, secret_hash=os.urandom(32), expires_at=now + expires_in
         )
 
     assert housekeeping_run(now)["receipt renewals"] == 2

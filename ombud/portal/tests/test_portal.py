@@ -11,7 +11,7 @@ from ombud.audit.types import AuditType
 from ombud.cases.models import Case, ConsentRecord, Message, Submission
 from ombud.notify.models import OutboxMessage
 from ombud.notify.tasks import outbox_deliver
-from ombud.portal.models import PortalSession, ReceiptRenewal
+from ombud.portal.models import PortalSession
 from ombud.portal.services import receipt_open
 
 ENTER = "/org-a/report/status/"
@@ -293,41 +293,7 @@ def test_followup_days_is_configurable(people, submit_report):
     assert abs(case.followup_due_at - (case.created_at + timedelta(days=3))) < timedelta(seconds=5)
 
 
-def _renewal_link(body: str) -> str:
-    return next(line for line in body.splitlines() if "/renew/" in line).split("8000", 1)[1]
-
-
-def test_lost_receipt_by_email(client, people, submit_report, open_portal):
-    _, old_receipt = submit_report(people.event_a, reporter_contact="Me@Example.org")
-    response = client.post("/org-a/report/status/lost/", {"email": "me@example.org"})
-    known_page = response.content.decode()
-    deliver_outbox()
-    link = _renewal_link(mail.outbox[-1].body)
-    assert client.get(link).status_code == 200
-    response = client.post(link)
-    new_receipt = response.context["receipt"]
-    assert new_receipt != old_receipt
-    assert open_portal(old_receipt).status_code == 404
-    assert open_portal(new_receipt).status_code == 302
-    assert client.post(link).status_code == 404  # used once
-    assert not ReceiptRenewal.objects.exists()
-
-    mail.outbox.clear()
-    unknown = client.post("/org-a/report/status/lost/", {"email": "nobody@example.org"})
-    assert unknown.content.decode().replace("nobody", "me") == known_page.replace("nobody", "me")
-    deliver_outbox()
-    assert mail.outbox == []
-
-
-def test_renewal_link_expires(client, people, submit_report):
-    submit_report(people.event_a, reporter_contact="me@example.org")
-    client.post("/org-a/report/status/lost/", {"email": "me@example.org"})
-    deliver_outbox()
-    link = _renewal_link(mail.outbox[-1].body)
-    ReceiptRenewal.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert client.get(link).status_code == 404
-    assert "expired" in client.post(link).content.decode()
-    assert client.get("/org-a/report/status/renew/not-a-token/").status_code == 404
+# A lost receipt and its renewal: test_receipt_renewal.py.
 
 
 def test_receipt_guessing_is_throttled_per_ip_and_overall(
