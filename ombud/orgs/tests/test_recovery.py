@@ -10,7 +10,7 @@ from django.apps import apps
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Grant, PendingAccess
-from ombud.cases.tests.test_access import MARKER, browser, world  # noqa: F401 - fixture
+from ombud.cases.tests.test_access import MARKER, browser, kept_world, world  # noqa: F401 - fixture
 from ombud.lib import crypto
 from ombud.orgs import recovery
 from ombud.orgs.models import Organisation
