@@ -1,3 +1,7 @@
+import copy
+import functools
+from contextlib import contextmanager
+
 import pytest
 
 
@@ -11,10 +15,122 @@ def pytest_configure(config):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+TEST_COOKIES = {"SESSION_COOKIE_SECURE": False, "CSRF_COOKIE_SECURE": False}
+
+
 @pytest.fixture(autouse=True)
 def _test_cookies(settings):
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
+    for name, value in TEST_COOKIES.items():
+        setattr(settings, name, value)
+
+
+# --- data built once for many tests ---------------------------------------------------
+
+
+class Kept:
+    """Database rows (and the objects that stand for them) built once by
+    `build()` and kept for many tests, as a fixture of theirs would be: the
+    rows in a transaction that is rolled back when those tests are done, each
+    test in a savepoint inside it (the `db` fixture), rolled back after it. So
+    every test starts from the state `build()` left, as if it had built it.
+
+    Each test gets its own deep copy of what `build()` returned (like Django's
+    setUpTestData) and the mail outbox as `build()` left it. Everything else
+    `build()` touches must be in the database (the cache is: a table).
+
+    The data is kept while the tests that ask for it run one after another:
+    before any other test, the transaction is rolled back (in
+    `pytest_runtest_setup`, before its fixtures), and made again before the
+    next test that asks for it."""
+
+    alive: list = []  # the kept data of the running module
+
+    def __init__(self, name, build, blocker):
+        self.name, self.build, self.blocker = name, build, blocker
+        self.atomic = None
+
+    def hold(self):
+        from django.core import mail
+        from django.db import transaction
+        from django.test.utils import override_settings
+
+        assert self.atomic is None
+        assert not any(k.atomic for k in Kept.alive), "one kept world at a time"
+        with self.blocker.unblock():
+            self.atomic = transaction.atomic()
+            # As Django's TestCase marks its own: not a "durable" block's parent.
+            self.atomic._from_testcase = True
+            self.atomic.__enter__()
+            try:
+                outbox = getattr(mail, "outbox", [])
+                before = list(outbox)
+                with override_settings(**TEST_COOKIES):
+                    self.data = self.build()
+                self.outbox = outbox[len(before) :]
+                outbox[:] = before
+            except BaseException:
+                self.release()
+                raise
+
+    def release(self):
+        from django.db import transaction
+
+        if self.atomic is None:
+            return
+        atomic, self.atomic = self.atomic, None
+        self.data = self.outbox = None
+        with self.blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+    def copy(self):
+        from django.core import mail
+        from django.db import connection
+
+        # The test's own savepoint (the `db` fixture) inside the kept transaction;
+        # a transactional test would commit into it and flush it.
+        assert self.atomic is not None and connection.savepoint_ids, (
+            f"{self.name}: only for tests in a transaction (`db`, not `transactional_db`)"
+        )
+        data, outbox = copy.deepcopy((self.data, self.outbox))
+        if hasattr(mail, "outbox"):
+            mail.outbox[:] = outbox
+        return data
+
+
+@contextmanager
+def kept(request, build):
+    """For a module-scoped fixture: `build()` once, kept for the tests that ask
+    for this fixture; they get the data from `Kept.copy()`, with `db`:
+
+        @pytest.fixture(scope="module")
+        def kept_world(request):
+            with kept(request, world_build) as keeper:
+                yield keeper
+
+        @pytest.fixture
+        def world(kept_world, db):
+            return kept_world.copy()
+    """
+    request.getfixturevalue("django_db_setup")
+    keeper = Kept(request.fixturename, build, request.getfixturevalue("django_db_blocker"))
+    keeper.hold()
+    Kept.alive.append(keeper)
+    try:
+        yield keeper
+    finally:
+        Kept.alive.remove(keeper)
+        keeper.release()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for keeper in Kept.alive:
+        if keeper.name not in getattr(item, "fixturenames", ()):
+            keeper.release()
+    for keeper in Kept.alive:
+        if keeper.name in getattr(item, "fixturenames", ()) and keeper.atomic is None:
+            keeper.hold()
 
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - the test cast's password
@@ -40,6 +156,11 @@ def people(db):
     Org A's recovery kit is split 2 of 3 among alice, bob and dave:
     `shares_a[name]` is each one's share, `kit_a` alice's and bob's entered
     together (what the kit forms take). Org B's is charlie's 1-of-1 share."""
+    return people_create()
+
+
+def people_create():
+    """What the `people` fixture gives, for data built once (`kept`)."""
     from ombud.accounts.services import user_create
     from ombud.orgs.models import Event
     from ombud.orgs.services import organisation_create
@@ -100,16 +221,18 @@ def login(client):
 @pytest.fixture
 def submit_report(client):
     """Submit through the public form; returns (case, receipt)."""
+    return functools.partial(report_submit, client)
+
+
+def report_submit(client, event, **fields):
+    """What `submit_report` does, with the client given."""
     from ombud.cases.models import Case
 
-    def do_submit(event, **fields):
-        data = {"description": "Something happened.", "consent_public": "no", **fields}
-        response = client.post(event.get_report_url(), data)
-        assert response.status_code == 200, response.content[:2000]
-        receipt = response.context["receipt"]
-        return Case.objects.get(pk=response.context["case"].pk), receipt
-
-    return do_submit
+    data = {"description": "Something happened.", "consent_public": "no", **fields}
+    response = client.post(event.get_report_url(), data)
+    assert response.status_code == 200, response.content[:2000]
+    receipt = response.context["receipt"]
+    return Case.objects.get(pk=response.context["case"].pk), receipt
 
 
 @pytest.fixture

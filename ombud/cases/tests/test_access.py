@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from conftest import PASSWORD, browser
+from conftest import PASSWORD, browser, kept, people_create, report_submit
 from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.cases.models import (
@@ -373,12 +373,25 @@ MATRIX = [
 
 
 @pytest.fixture
-def world(people, submit_report):
+def world(kept_world, db):
     """Case 1 of org A, reported with dave excluded; erin recused from it; frank
-    joined the team afterwards. Its every field carries MARKER."""
+    joined the team afterwards. Its every field carries MARKER. Built once
+    (`world_build`), rolled back after each test."""
+    return kept_world.copy()
+
+
+@pytest.fixture(scope="module")
+def kept_world(request):
+    with kept(request, world_build) as keeper:
+        yield keeper
+
+
+def world_build():
+    people = people_create()
     erin = user_create(email="erin@a.example", password=PASSWORD, display_name="Erin")
     Membership.objects.create(user=erin, organisation=people.org_a, role=Role.RESPONDER)
-    case, _ = submit_report(
+    case, _ = report_submit(
+        browser(),
         people.event_a,
         description=f"{MARKER} in the description",
         location=f"{MARKER} hall",

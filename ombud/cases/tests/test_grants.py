@@ -9,7 +9,7 @@ from ombud.accounts.services import user_create
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Exclusion, Grant, PendingAccess, Status
-from ombud.cases.tests.test_access import MARKER, browser, world  # noqa: F401 - fixture
+from ombud.cases.tests.test_access import MARKER, browser, kept_world, world  # noqa: F401 - fixture
 from ombud.orgs.models import Membership, Role
 
 pytestmark = pytest.mark.django_db

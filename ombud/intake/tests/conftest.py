@@ -24,8 +24,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.db import connection
+from django.test import override_settings
 from imap_tools import MailBox
 
+from conftest import kept, people_create
 from tests.support.notify import free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -314,9 +316,26 @@ def mail_case(address: str, sender: str, n: str) -> dict:
     }
 
 
+FROM = "Ombud <ombud@ombud.example>"
+
+
 @pytest.fixture
-def world(people, settings):
-    settings.DEFAULT_FROM_EMAIL = "Ombud <ombud@ombud.example>"
+def world(kept_mail_world, db, settings):
+    """Org A and B take mail; org A has two cases made by mail, org B one.
+    Built once (`world_build`), rolled back after each test."""
+    settings.DEFAULT_FROM_EMAIL = FROM
+    return kept_mail_world.copy()
+
+
+@pytest.fixture(scope="module")
+def kept_mail_world(request):
+    with kept(request, world_build) as keeper:
+        yield keeper
+
+
+@override_settings(DEFAULT_FROM_EMAIL=FROM)
+def world_build():
+    people = people_create()
     people.event_a.team_email = TEAM_A
     people.event_a.save()
     people.event_b.team_email = TEAM_B

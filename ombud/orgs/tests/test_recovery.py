@@ -13,7 +13,7 @@ from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Grant, PendingAccess
 from ombud.cases.services import recovery
-from ombud.cases.tests.test_access import MARKER, browser, world  # noqa: F401 - fixture
+from ombud.cases.tests.test_access import MARKER, browser, kept_world, world  # noqa: F401 - fixture
 from ombud.lib import crypto
 from ombud.orgs.models import Organisation
 
