@@ -119,22 +119,20 @@ def _code_used_key(user: User, code: str) -> str:
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
-class KeyForm(AuthenticateWebAuthnForm):
+class _KeyAnswerMixin:
+    def clean_credential(self) -> Authenticator:
+        try:
+            return super().clean_credential()  # type: ignore[misc]
+        except _MALFORMED:
+            raise forms.ValidationError(KEY_REFUSED) from None
+
+
+class KeyForm(_KeyAnswerMixin, AuthenticateWebAuthnForm):
     """The second step with a security key."""
 
-    def clean_credential(self) -> Authenticator:
-        try:
-            return super().clean_credential()
-        except _MALFORMED:
-            raise forms.ValidationError(KEY_REFUSED) from None
 
-
-class ReauthenticateKeyForm(ReauthenticateWebAuthnForm):
-    def clean_credential(self) -> Authenticator:
-        try:
-            return super().clean_credential()
-        except _MALFORMED:
-            raise forms.ValidationError(KEY_REFUSED) from None
+class ReauthenticateKeyForm(_KeyAnswerMixin, ReauthenticateWebAuthnForm):
+    """allauth's "confirm it is you" with a security key."""
 
 
 class AddKeyForm(AddWebAuthnForm):
