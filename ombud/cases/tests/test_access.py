@@ -276,6 +276,7 @@ ROUTES = {
     "login-mfa": Route(
         "/accounts/login/two-factor/", PUBLIC, {"GET": (302, None), "POST": (302, {})}
     ),
+    "login-mfa-cancel": Route("/accounts/login/two-factor/cancel/", PUBLIC, {"POST": (302, {})}),
     "mfa_index": Route("/accounts/mfa/", LOGGED_IN, {"GET": (200, None)}),
     "mfa_reauthenticate": Route(
         "/accounts/mfa/reauthenticate/", LOGGED_IN, {"GET": (302, None), "POST": (302, {})}
