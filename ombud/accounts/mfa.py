@@ -136,13 +136,19 @@ class ReauthenticateKeyForm(_KeyAnswerMixin, ReauthenticateWebAuthnForm):
 
 
 class AddKeyForm(AddWebAuthnForm):
+    UNREADABLE = "The security key's answer could not be read. Try adding it again."
+
     def clean(self) -> dict:
+        # allauth checks only an answer that is truthy: 0 or false would be
+        # stored as a key (and break the pages that read the keys).
+        if "credential" in self.cleaned_data and not isinstance(
+            self.cleaned_data["credential"], dict
+        ):
+            raise forms.ValidationError(self.UNREADABLE)
         try:
             return super().clean()
         except _MALFORMED:
-            raise forms.ValidationError(
-                "The security key's answer could not be read. Try adding it again."
-            ) from None
+            raise forms.ValidationError(self.UNREADABLE) from None
 
 
 class CodeForm(_CodeReplayMixin, AuthenticateForm):

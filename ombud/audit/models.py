@@ -1,15 +1,24 @@
 import hashlib
+import hmac
 import json
 
 from django.db import models
 
 from ombud.audit.types import AuditType
+from ombud.lib import crypto
 
 GENESIS = "0" * 64
 
 
+def chain_key() -> bytes:
+    """The chain's HMAC key, from the pepper (never in the database): whoever
+    can only write to the database cannot hash a changed chain again."""
+    return crypto.pepper_key("audit-chain")
+
+
 class AuditEvent(models.Model):
-    """Append-only, hash-chained per organisation. Holds no report content.
+    """Append-only, hash-chained per organisation (HMAC-SHA256 under
+    `chain_key`). Holds no report content.
 
     Actor and case are plain ids, not foreign keys: the chain must stay
     verifiable after a user leaves or a case is shredded."""
@@ -41,7 +50,9 @@ class AuditEvent(models.Model):
         except ValueError:
             return f"type {self.type}"
 
-    def compute_hash(self) -> str:
+    def compute_hash(self, key: bytes | None = None) -> str:
+        """The event's HMAC over its fields and the hash before it; `key` is
+        `chain_key()`, given by callers that hash many events."""
         body = json.dumps(
             {
                 "org": self.organisation_id,
@@ -56,7 +67,7 @@ class AuditEvent(models.Model):
             sort_keys=True,
             separators=(",", ":"),
         )
-        return hashlib.sha256(body.encode()).hexdigest()
+        return hmac.new(key or chain_key(), body.encode(), hashlib.sha256).hexdigest()
 
 
 class AuditHead(models.Model):
@@ -69,6 +80,9 @@ class AuditHead(models.Model):
     )
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64, blank=True)
+    # The head last emailed to the chairs (ombud.orgs.housekeeping).
+    mailed_seq = models.PositiveBigIntegerField(default=0)
+    mailed_at = models.DateTimeField(null=True)
 
     def __str__(self):
         return f"Audit head #{self.seq}"

@@ -59,3 +59,6 @@ class AuditType(models.IntegerChoices):
     MFA_REMOVED = 173, "two-factor authenticator removed"
     MFA_RESET_BY_CHAIR = 174, "two-factor authentication reset by the chair"
     RECEIPT_RENEWAL_COMPLETED = 123, "new receipt made to work by a responder's session"
+    CONTENT_INTEGRITY_FAILED = 250, "stored content could not be decrypted (tampered or damaged)"
+    AUDIT_CHAIN_KEYED = 251, "audit chain keyed with the pepper"
+    AUDIT_HEAD_MAILED = 252, "audit log head emailed to the chairs"

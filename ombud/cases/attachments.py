@@ -191,9 +191,15 @@ def case_field_seal(case, plaintext: bytes, *, field: str, data_key=None) -> byt
     return crypto.inbox_seal(case.inbox_public_key, plaintext, case_id=case.pk, field=field)
 
 
-def case_field_open(case, blob: crypto.Blob, *, field: str, data_key: bytes) -> bytes:
-    """Open a field encrypted under the case key or sealed to the case inbox."""
-    if crypto.is_inbox_sealed(blob):
+def case_field_open(
+    case, blob: crypto.Blob, *, field: str, data_key: bytes, by_mail: bool = False
+) -> bytes:
+    """Open a field encrypted under the case key. Content sealed to the case
+    inbox opens only `by_mail`: for a message that arrived by mail from the
+    reporter and its files (Message.arrived_by_mail). Anyone can seal to the
+    inbox, its public key is stored in plain; so anywhere else such content
+    is refused (DecryptionError), never shown as someone's words."""
+    if by_mail and crypto.is_inbox_sealed(blob):
         inbox_key = crypto.field_decrypt(
             data_key, case.inbox_private_box, case_id=case.pk, field="inbox-key"
         )

@@ -224,11 +224,17 @@ class Exclusion(models.Model):
 
 class Message(models.Model):
     """One message in the thread with the reporter. The body is encrypted
-    under the case key like the report itself."""
+    under the case key like the report itself; only mail from the reporter,
+    which arrives when nobody holds the key, is sealed to the case inbox
+    instead (`arrived_by_mail`)."""
 
     class Direction(models.TextChoices):
         FROM_REPORTER = "from_reporter", "From the reporter"
         TO_REPORTER = "to_reporter", "To the reporter"
+
+    class Via(models.TextChoices):
+        WEB = "web", "On the web"  # the portal or the staff pages: under the case key
+        EMAIL = "email", "By email"  # mail from the reporter: sealed to the case inbox
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
@@ -237,6 +243,8 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     is_followup = models.BooleanField(default=False)
+    # Set when the message is made, never changed.
+    via = models.CharField(max_length=10, choices=Via.choices, default=Via.WEB)
     created_at = models.DateTimeField(auto_now_add=True)
     body = models.BinaryField()
 
@@ -249,6 +257,15 @@ class Message(models.Model):
     @property
     def body_field(self) -> str:
         return f"message/{self.id}/body"
+
+    @property
+    def arrived_by_mail(self) -> bool:
+        """Mail from the reporter, written without any key: the only message
+        (with its files) whose content may be sealed to the case inbox, whose
+        public key anyone can read. A row claiming so says "the reporter, by
+        email", which anyone who can send mail can make it say anyway; every
+        other message opens under the case key or not at all."""
+        return self.direction == self.Direction.FROM_REPORTER and self.via == self.Via.EMAIL
 
 
 class PublicStatementConsent(models.TextChoices):
@@ -430,7 +447,8 @@ class ReportedPersonMessage(models.Model):
 class Attachment(models.Model):
     """A photo, screenshot or PDF from the web form, staff intake or email.
     The name and the content are encrypted like every other field (under the
-    case key, or sealed to the case inbox when it came by mail); the type is
+    case key, or sealed to the case inbox when it came with mail from the
+    reporter: `arrived_by_mail`); the type is
     the one detected from the content, never the one the sender claimed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -452,6 +470,11 @@ class Attachment(models.Model):
 
     def __str__(self):
         return f"Attachment {self.pk}"
+
+    @property
+    def arrived_by_mail(self) -> bool:
+        """A file of mail from the reporter (Message.arrived_by_mail)."""
+        return self.message is not None and self.message.arrived_by_mail
 
     @property
     def name_field(self) -> str:

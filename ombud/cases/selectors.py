@@ -99,6 +99,7 @@ class TimelineEntry:
     kind: str  # report, message, note, meeting, decision, appeal, audit
     title: str
     text: str = ""
+    undecryptable: bool = False  # its text cannot be decrypted
 
 
 def case_timeline(*, case: Case, content) -> list[TimelineEntry]:
@@ -115,7 +116,8 @@ def case_timeline(*, case: Case, content) -> list[TimelineEntry]:
             f"{m.author or 'A responder'} wrote to the reporter"
             if m.direction == Message.Direction.TO_REPORTER
             else "The reporter wrote",
-            body,
+            body or "",
+            undecryptable=body is None,
         )
         for m, body in content.messages
     ]
@@ -124,7 +126,8 @@ def case_timeline(*, case: Case, content) -> list[TimelineEntry]:
             n.created_at,
             n.kind,
             f"{n.get_kind_display()} by {n.author or 'a former responder'}",
-            data.get("text", ""),
+            (data or {}).get("text", ""),
+            undecryptable=data is None,
         )
         for n, data in content.notes
     ]
@@ -135,7 +138,13 @@ def case_timeline(*, case: Case, content) -> list[TimelineEntry]:
         for d, _ in content.decisions
     ]
     entries += [
-        TimelineEntry(a.created_at, "appeal", f"Appeal recorded by {a.recorded_by}", text)
+        TimelineEntry(
+            a.created_at,
+            "appeal",
+            f"Appeal recorded by {a.recorded_by}",
+            text or "",
+            undecryptable=text is None,
+        )
         for a, text in content.appeals
     ]
     events = list(

@@ -127,7 +127,8 @@ def _case_page(request, organisation, case, private_key, *, bound=None, status=2
             "organisation": organisation,
             "case": case,
             "submissions": [
-                (s, checklist_rows(c) + report_rows(c)) for s, c in content.submissions
+                (s, None if c is None else checklist_rows(c) + report_rows(c))
+                for s, c in content.submissions
             ],
             "attachments": attachment_rows(
                 actor=request.user,

@@ -2,6 +2,7 @@
 as a download, never shown in the page."""
 
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from ombud.accounts.keys import session_private_key
@@ -9,6 +10,7 @@ from ombud.accounts.views import login_again
 from ombud.cases import selectors
 from ombud.cases.attachments import content_disposition
 from ombud.cases.services.attachments import attachment_read
+from ombud.cases.services.keys import ContentUndecryptable
 from ombud.orgs.decorators import staff_view
 
 
@@ -21,9 +23,17 @@ def attachment_download(request, organisation, number, attachment_id):
     private_key = session_private_key(request)
     if private_key is None:
         return login_again(request)
-    attachment, name, data = attachment_read(
-        actor=request.user, case=case, attachment_id=attachment_id, private_key=private_key
-    )
+    try:
+        attachment, name, data = attachment_read(
+            actor=request.user, case=case, attachment_id=attachment_id, private_key=private_key
+        )
+    except ContentUndecryptable:
+        return render(
+            request,
+            "cases/undecryptable.html",
+            {"organisation": organisation, "case": case},
+            status=409,
+        )
     content_type = attachment.content_type
     if content_type == "text/plain":
         content_type += "; charset=utf-8"  # checked to be UTF-8 when it was received

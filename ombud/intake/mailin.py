@@ -413,7 +413,7 @@ def _reply_store(mail: ParsedMail, *, case, uploads, notes) -> Message:
 
     body = _text_of(mail, with_subject=False, notes=notes) or mail.subject
     body = body or "[The mail had no text, only the attached files.]"
-    message = Message(case=case, direction=Message.Direction.FROM_REPORTER)
+    message = Message(case=case, direction=Message.Direction.FROM_REPORTER, via=Message.Via.EMAIL)
     try:
         message.body = case_field_seal(case, body.encode(), field=message.body_field)
     except ServiceError:  # a case without an inbox

@@ -1,5 +1,6 @@
 """One housekeeping run: the steps that delete rows nothing needs any more
-(spent throttle counts, expired sessions and links, old dedupe rows).
+(spent throttle counts, expired sessions and links, old dedupe rows), and
+periodic chores of the same kind (the weekly audit head email to chairs).
 
 Each app registers the steps for its own tables with `housekeeping_step`, in
 a `housekeeping` module its AppConfig.ready() imports; lib knows no app. A

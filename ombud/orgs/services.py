@@ -18,7 +18,8 @@ from ombud.accounts.mfa import mfa_enabled
 from ombud.accounts.models import User
 from ombud.accounts.services import user_create, user_private_key_unlock
 from ombud.accounts.signals import account_changed
-from ombud.audit.services import audit_log
+from ombud.audit.models import AuditHead
+from ombud.audit.services import audit_log, audit_verify
 from ombud.audit.types import AuditType
 from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
@@ -328,30 +329,19 @@ def _token_decode(value: str | None) -> bytes | None:
 
 def member_add(
     *, actor: User, organisation: Organisation, email: str, display_name: str, role: str
-):
-    """Add a team member. An existing account joins at once (returns the
-    Membership); anyone else gets an emailed one-time link to set their
-    password, which creates their key pair (returns the Invitation). Existing
-    cases stay closed to them until someone who holds them grants access."""
+) -> Invitation:
+    """Invite someone to the team with an emailed one-time link. Someone new
+    sets their password with it, which creates their account and key pair;
+    someone who has an account already accepts it after logging in. Either
+    way they join only by accepting, and the chair gets the same answer
+    whether the address has an account or not. Existing cases stay closed
+    to them until someone who holds them grants access."""
     if not actor.has_perm("orgs.manage_team", organisation):
         raise PermissionDenied
     email = email.strip().lower()
     with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
-        if user is not None:
-            membership, created = Membership.objects.get_or_create(
-                user=user, organisation=organisation, defaults={"role": role}
-            )
-            if not created:
-                raise ServiceError("This person is already on the team.")
-            Invitation.objects.filter(organisation=organisation, email=email).delete()
-            audit_log(
-                organisation=organisation,
-                type=AuditType.MEMBER_ADDED,
-                actor=actor,
-                data={"user": user.pk, "role": role},
-            )
-            return membership
+        if Membership.objects.filter(organisation=organisation, user__email__iexact=email).exists():
+            raise ServiceError("This person is already on the team.")
         # Inviting again replaces the earlier link.
         Invitation.objects.filter(organisation=organisation, email=email).delete()
         secret = secrets.token_bytes(32)
@@ -403,19 +393,30 @@ class Joined:
     private_key: bytes
 
 
+def _invitation_locked(token: str) -> Invitation:
+    invitation = invitation_get(token=token)
+    if invitation is not None:
+        invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+    if invitation is None:
+        raise ServiceError(INVITATION_INVALID)
+    return invitation
+
+
+def invitation_account(*, invitation: Invitation) -> User | None:
+    """The account the invitation's address has already, if any: it accepts
+    by logging in (invitation_join), not by setting a password."""
+    return User.objects.filter(email__iexact=invitation.email).first()
+
+
 def invitation_accept(*, token: str, password: str) -> Joined:
     """Create the invitee's account and key pair and put them on the team;
     the link cannot be used again. Returns the user and their private key."""
     with transaction.atomic():
-        invitation = invitation_get(token=token)
-        if invitation is not None:
-            invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
-        if invitation is None:
-            raise ServiceError(INVITATION_INVALID)
-        if User.objects.filter(email__iexact=invitation.email).exists():
+        invitation = _invitation_locked(token)
+        if invitation_account(invitation=invitation) is not None:
             raise ServiceError(
-                "An account with this email exists already: log in with it and ask "
-                "the chair to add it to the team."
+                "An account with this email exists already: log in with it and open the "
+                "invitation link again to join."
             )
         password_validation.validate_password(password)
         user = user_create(
@@ -433,6 +434,29 @@ def invitation_accept(*, token: str, password: str) -> Joined:
         )
         invitation.delete()
     return Joined(user, private_key)
+
+
+def invitation_join(*, token: str, actor: User) -> Membership:
+    """Someone with an account, logged in, accepts an invitation to another
+    team: no new password or key. Only the account of the invited address
+    can (PermissionDenied for any other); the link cannot be used again."""
+    with transaction.atomic():
+        invitation = _invitation_locked(token)
+        if actor.email.lower() != invitation.email.lower():
+            raise PermissionDenied
+        organisation = invitation.organisation
+        membership, created = Membership.objects.get_or_create(
+            user=actor, organisation=organisation, defaults={"role": invitation.role}
+        )
+        if created:
+            audit_log(
+                organisation=organisation,
+                type=AuditType.INVITATION_ACCEPTED,
+                actor=actor,
+                data={"invitation": invitation.pk, "user": actor.pk, "role": invitation.role},
+            )
+        invitation.delete()
+    return membership
 
 
 INVITATION_INVALID = (
@@ -492,6 +516,52 @@ def member_mfa_reset(*, actor: User, membership: Membership) -> int:
             data={"user": user.pk, "authenticators": removed},
         )
     return removed
+
+
+# --- the audit log's head, kept by the chairs outside the database ---------------------
+
+AUDIT_HEAD_MAILED_EVERY = timedelta(days=7)
+
+
+def audit_head_mail(*, organisation: Organisation, now) -> bool:
+    """Email the chairs the newest event of the organisation's audit chain,
+    once a week and only when the chain moved since the last email: kept
+    outside the database, it shows later whether events were cut or the
+    chain rewritten (`manage.py audit_verify --expect`). The sending is
+    itself the newest event; the email holds no report content. True when
+    sent. Runs as a housekeeping step, without an actor."""
+    with transaction.atomic():
+        head = AuditHead.objects.select_for_update().filter(pk=organisation.pk).first()
+        if head is None or head.seq <= head.mailed_seq:
+            return False
+        if head.mailed_at is not None and head.mailed_at > now - AUDIT_HEAD_MAILED_EVERY:
+            return False
+        intact = not audit_verify(organisation=organisation)
+        chairs = list(
+            Membership.objects.filter(
+                organisation=organisation, role=Role.CHAIR, user__is_active=True
+            ).select_related("user")
+        )
+        event = audit_log(
+            organisation=organisation,
+            type=AuditType.AUDIT_HEAD_MAILED,
+            data={"chairs": [m.user_id for m in chairs], "intact": intact},
+        )
+        AuditHead.objects.filter(pk=organisation.pk).update(mailed_seq=event.seq, mailed_at=now)
+        for membership in chairs:
+            email_send(
+                organisation=organisation,
+                to=membership.user.email,
+                template="audit_head",
+                context={
+                    "organisation": organisation,
+                    "head": f"{organisation.slug}:{event.seq}:{event.hash}",
+                    "intact": intact,
+                    "date": now,
+                },
+                user=membership.user,
+            )
+    return True
 
 
 @receiver(account_changed, dispatch_uid="ombud-orgs-account-changed")

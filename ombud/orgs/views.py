@@ -27,7 +27,9 @@ from ombud.orgs.services import (
     event_create,
     event_update,
     invitation_accept,
+    invitation_account,
     invitation_get,
+    invitation_join,
     member_add,
     member_mfa_reset,
     member_role_change,
@@ -100,19 +102,16 @@ def member_add_view(request, organisation):
     form = MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            added = member_add(actor=request.user, organisation=organisation, **form.cleaned_data)
+            invitation = member_add(
+                actor=request.user, organisation=organisation, **form.cleaned_data
+            )
         except ServiceError as e:
             form.add_error("email", str(e))
         else:
-            invited = isinstance(added, Invitation)
             return render(
                 request,
                 "orgs/member_added.html",
-                {
-                    "organisation": organisation,
-                    "membership": None if invited else added,
-                    "invitation": added if invited else None,
-                },
+                {"organisation": organisation, "invitation": invitation},
             )
     return render(
         request,
@@ -261,6 +260,8 @@ def invitation_accept_view(request, token=None):
             {"message": INVITATION_INVALID},
             status=404,
         )
+    if invitation_account(invitation=invitation) is not None:
+        return _invitation_join(request, token, invitation)
     form = InvitationAcceptForm(
         request.POST if request.method == "POST" else None, email=invitation.email
     )
@@ -289,4 +290,31 @@ def invitation_accept_view(request, token=None):
         "accounts/invitation_accept.html",
         {"form": form, "invitation": invitation},
         status=400 if form.errors else 200,
+    )
+
+
+def _invitation_join(request, token, invitation):
+    """The invited address has an account: its owner joins by logging in and
+    accepting; nobody else can, and no password or key is made."""
+    user = request.user
+    mine = user.is_authenticated and user.email.lower() == invitation.email.lower()
+    if request.method == "POST" and mine:
+        try:
+            invitation_join(token=token, actor=user)
+        except ServiceError as e:
+            return render(
+                request, "accounts/invitation_invalid.html", {"message": str(e)}, status=404
+            )
+        messages.success(
+            request,
+            f"You joined the team of {invitation.organisation.name}. You see a case once "
+            "someone who holds it gives you access.",
+        )
+        return redirect("dashboard", invitation.organisation.slug)
+    refused = request.method == "POST" or (user.is_authenticated and not mine)
+    return render(
+        request,
+        "accounts/invitation_join.html",
+        {"invitation": invitation, "mine": mine, "next": request.path},
+        status=403 if refused else 200,
     )

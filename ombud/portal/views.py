@@ -104,7 +104,7 @@ def _case_page(request, organisation, case, data_key, *, status=200, **forms):
     context = {
         "organisation": organisation,
         "case": case,
-        "submissions": [(s, report_rows(c)) for s, c in content.submissions],
+        "submissions": [(s, None if c is None else report_rows(c)) for s, c in content.submissions],
         "messages_thread": content.messages,
         "message_form": forms.get("message_form") or MessageForm(),
         "addition_form": forms.get("addition_form") or AdditionForm(),

@@ -431,13 +431,13 @@ def test_invitation_with_bad_password_creates_nothing(people, p1, p2, message):
     assert Invitation.objects.exists()
 
 
-def test_an_existing_account_simply_joins(people):
+def test_an_existing_account_is_invited_like_anyone_else(people):
     response = _invite(people, email="charlie@b.example")
     assert response.status_code == 200
-    assert "already had an Ombud account" in response.content.decode()
-    assert Membership.objects.filter(user=people.charlie, organisation=people.org_a).exists()
-    assert not Invitation.objects.exists()
-    assert emails_to("charlie@b.example") == []
+    assert "An invitation is on its way" in response.content.decode()
+    assert not Membership.objects.filter(user=people.charlie, organisation=people.org_a).exists()
+    assert Invitation.objects.get().email == "charlie@b.example"
+    assert len(emails_to("charlie@b.example")) == 1
 
 
 def test_inviting_again_replaces_the_link(people):

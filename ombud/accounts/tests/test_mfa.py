@@ -336,6 +336,19 @@ def test_reset_is_refused_for_yourself_and_for_members_of_other_organisations(bo
 # --- security keys (WebAuthn) --------------------------------------------------------
 
 
+@pytest.mark.parametrize("credential", ["0", "0.0", "false", "1.5", '"text"', "[1]"])
+def test_a_security_key_answer_that_is_no_object_is_refused_with_a_message(people, credential):
+    """Found by the fuzz tests (ombud/tests/test_fuzz.py): allauth took a
+    falsy answer (0, false) for a well-formed one and failed with a 500."""
+    client = browser(people.bob)
+    response = client.post(
+        "/accounts/mfa/webauthn/add/", {"credential": credential, "name": "My key"}
+    )
+    assert response.status_code == 200
+    assert "could not be read" in response.content.decode()
+    assert not Authenticator.objects.filter(user=people.bob).exists()
+
+
 def test_security_key_page_uses_only_script_files(people):
     client = browser(people.bob)
     response = client.get("/accounts/mfa/webauthn/add/")

@@ -83,8 +83,8 @@ def test_event_update_names_the_changed_fields(people):
 
 
 def test_member_add(people):
-    # An existing account joins at once.
-    membership = member_add(
+    # An existing account is invited too: joining takes their acceptance.
+    invitation = member_add(
         actor=people.alice,
         organisation=people.org_a,
         email="charlie@b.example",
@@ -92,9 +92,9 @@ def test_member_add(people):
         role=Role.RESPONDER,
     )
     logged = last_event(people.org_a)
-    assert logged.type == AuditType.MEMBER_ADDED
+    assert logged.type == AuditType.MEMBER_INVITED
     assert logged.actor_id == people.alice.pk
-    assert logged.data == {"user": membership.user_id, "role": "responder"}
+    assert logged.data == {"invitation": invitation.pk, "role": "responder"}
 
 
 def test_member_invite(people):

@@ -16,7 +16,12 @@ from ombud.cases.attachments import (
     image_metadata_strip,
 )
 from ombud.cases.models import Attachment, Case
-from ombud.cases.services.keys import case_data_key
+from ombud.cases.services.keys import (
+    ContentUndecryptable,
+    case_data_key,
+    content_integrity_failed,
+)
+from ombud.lib import crypto
 
 
 def _metadata_cache_key(attachment) -> str:
@@ -27,16 +32,33 @@ def attachment_read(*, actor: User, case: Case, attachment_id, private_key: byte
     """A responder downloads an attachment of a case they hold a grant for.
     Returns (attachment, its name, the bytes to download): for JPEG, PNG and
     WebP a copy without metadata, or the original when that fails. Every
-    download is an audit event; an id of another case's attachment is 404."""
+    download is an audit event; an id of another case's attachment is 404;
+    a file that cannot be decrypted is ContentUndecryptable (and audited)."""
 
-    attachment = Attachment.objects.filter(case=case, pk=attachment_id).first()
+    attachment = (
+        Attachment.objects.filter(case=case, pk=attachment_id)
+        .select_related("message")
+        .defer("message__body")
+        .first()
+    )
     if attachment is None:
         raise Http404("No such attachment.")
     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
-    name = case_field_open(case, attachment.name, field=attachment.name_field, data_key=data_key)
-    data = case_field_open(
-        case, attachment.content, field=attachment.content_field, data_key=data_key
-    )
+    opened = []
+    for blob, field in (
+        (attachment.name, attachment.name_field),
+        (attachment.content, attachment.content_field),
+    ):
+        try:
+            opened.append(
+                case_field_open(
+                    case, blob, field=field, data_key=data_key, by_mail=attachment.arrived_by_mail
+                )
+            )
+        except crypto.DecryptionError:
+            content_integrity_failed(case=case, row=attachment, field=field, actor=actor)
+            raise ContentUndecryptable from None
+    name, data = opened
     clean = image_metadata_strip(attachment.content_type, data)
     if attachment.content_type in METADATA_STRIPPED:
         cache.set(_metadata_cache_key(attachment), clean is not None, None)
@@ -56,10 +78,11 @@ class AttachmentRow:
     """One line of the case page's list of attachments."""
 
     attachment: object
-    name: str
+    name: str | None  # None: the name cannot be decrypted
     label: str
     # "removed" from the download, "failed" to remove (the original is
-    # downloaded), or "kept" because the type is downloaded as sent.
+    # downloaded), "kept" because the type is downloaded as sent, or
+    # "undecryptable": the file cannot be decrypted (nor downloaded).
     metadata: str
 
 
@@ -73,18 +96,31 @@ def attachment_rows(
     data_key, rows = None, []
     for attachment, name in attachments:
         metadata = "kept"
-        if attachment.content_type in METADATA_STRIPPED:
+        if name is None:
+            metadata = "undecryptable"
+        elif attachment.content_type in METADATA_STRIPPED:
             key = _metadata_cache_key(attachment)
             stripped = cache.get(key)
             if stripped is None:
                 if data_key is None:
                     data_key = case_data_key(actor=actor, case=case, private_key=private_key)
-                data = case_field_open(
-                    case, attachment.content, field=attachment.content_field, data_key=data_key
-                )
-                stripped = image_metadata_strip(attachment.content_type, data) is not None
-                cache.set(key, stripped, None)
-            metadata = "removed" if stripped else "failed"
+                try:
+                    data = case_field_open(
+                        case,
+                        attachment.content,
+                        field=attachment.content_field,
+                        data_key=data_key,
+                        by_mail=attachment.arrived_by_mail,
+                    )
+                except crypto.DecryptionError:
+                    content_integrity_failed(
+                        case=case, row=attachment, field=attachment.content_field, actor=actor
+                    )
+                    data = None
+                if data is not None:
+                    stripped = image_metadata_strip(attachment.content_type, data) is not None
+                    cache.set(key, stripped, None)
+            metadata = {True: "removed", False: "failed", None: "undecryptable"}[stripped]
         label = TYPE_LABELS.get(attachment.content_type, attachment.content_type)
         rows.append(AttachmentRow(attachment, name, label, metadata))
     return rows

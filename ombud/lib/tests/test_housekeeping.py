@@ -51,6 +51,7 @@ def test_every_app_registers_its_steps():
         "finished tasks",
         "expired login sessions",
         "failed logins",
+        "audit head email",
     }
 
 

@@ -3,6 +3,7 @@
 whatever the context holds, and no module builds an email's text itself."""
 
 import ast
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -36,11 +37,14 @@ def context(text: str = "Text") -> dict:
         "address": f"team-{text}@example.org",
         "body": CONTENT,
         "case": case,
+        "date": datetime(2026, 6, 1, 10, 0, tzinfo=UTC),
         "due": "Mon 01 Jun 10:00 CEST",
         "event": event,
         "full_content": CONTENT,
+        "head": "org-a:12:" + "0" * 64,
         "headline": f"New report {text}",
         "hours": 72,
+        "intact": True,
         "location": f"Hall {text}",
         "organisation": organisation,
         "organisation_name": f"Org {text}",

@@ -176,28 +176,68 @@ def test_chair_can_add_a_chair(people, alice):
     assert membership(erin, people.org_a).role == Role.CHAIR
 
 
-def test_an_existing_account_joins_without_a_new_password(people, alice):
+def _answer(response, email: str) -> str:
+    """The chair's page with the address, the link's expiry time and the
+    (masked, so each time different) CSRF token taken out."""
+    html = response.content.decode().replace(email, "ADDRESS")
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "CSRF", html)
+    return re.sub(r"\d+ \w+ \d{4}, \d\d:\d\d", "DATE", html)
+
+
+def test_the_chair_gets_the_same_answer_whether_the_address_has_an_account(people, alice):
+    known = alice.post(ADD, {"email": "charlie@b.example", "display_name": "C", "role": "chair"})
+    unknown = alice.post(ADD, {"email": "nobody@b.example", "display_name": "C", "role": "chair"})
+    assert known.status_code == unknown.status_code == 200
+    assert _answer(known, "charlie@b.example") == _answer(unknown, "nobody@b.example")
+    assert "An invitation is on its way" in known.content.decode()
+    team = alice.get(TEAM).content.decode()
+    assert "charlie@b.example" in team and "nobody@b.example" in team
+    assert not Membership.objects.filter(user=people.charlie, organisation=people.org_a).exists()
+
+
+def test_an_existing_account_joins_another_organisation_only_by_accepting(people, alice):
     response = alice.post(
         ADD, {"email": "Charlie@B.example", "display_name": "Someone else", "role": "responder"}
     )
     assert response.status_code == 200
-    assert response.context["invitation"] is None
-    html = response.content.decode()
-    assert "invitation" not in html
-    assert "already had an Ombud account" in html
+    assert not Membership.objects.filter(user=people.charlie, organisation=people.org_a).exists()
+    assert browser(people.charlie).get("/org-a/staff/").status_code == 404
+    link = invitation_link("charlie@b.example")
+    public_key = bytes(people.charlie.public_key)
 
-    assert User.objects.filter(email__iexact="charlie@b.example").count() == 1
+    # Without logging in: no password form, nothing to create.
+    page = Client().get(link)
+    assert page.status_code == 200
+    assert "Log in as charlie@b.example" in page.content.decode()
+    assert "new_password1" not in page.content.decode()
+    posted = Client().post(link, {"new_password1": "x" * 20, "new_password2": "x" * 20})
+    assert posted.status_code == 403
+    # Someone else's account cannot take the invitation.
+    other = browser(people.bob).post(link)
+    assert other.status_code == 403
+    assert "This invitation is for charlie@b.example" in other.content.decode()
+    assert not Membership.objects.filter(user=people.charlie, organisation=people.org_a).exists()
+
+    as_charlie = browser(people.charlie)
+    page = as_charlie.get(link)
+    assert page.status_code == 200
+    assert "Join the team" in page.content.decode()
+    joined = as_charlie.post(link)
+    assert joined.status_code == 302
+    assert joined.url == "/org-a/staff/"
+
     people.charlie.refresh_from_db()
     assert people.charlie.display_name == "Charlie", "a chair cannot rename someone's account"
     assert people.charlie.check_password(PASSWORD), "their password is untouched"
+    assert bytes(people.charlie.public_key) == public_key, "and their key"
     assert membership(people.charlie, people.org_a).role == Role.RESPONDER
     assert membership(people.charlie, people.org_b).role == Role.CHAIR
-
-    # they log in as before and now reach both organisations
-    as_charlie = browser(people.charlie)
+    accepted = AuditEvent.objects.filter(organisation=people.org_a).order_by("seq").last()
+    assert (accepted.type, accepted.actor_id) == (AuditType.INVITATION_ACCEPTED, people.charlie.pk)
     assert as_charlie.get("/org-a/staff/").status_code == 200
     assert as_charlie.get("/org-b/staff/").status_code == 200
     assert as_charlie.get(TEAM).status_code == 403, "a responder in org A"
+    assert as_charlie.get(link).status_code == 404, "the link works once"
 
 
 @pytest.mark.parametrize("email", ["bob@a.example", "BOB@A.EXAMPLE", "alice@a.example"])
