@@ -32,7 +32,7 @@ from django.core.management import call_command  # noqa: E402
 
 from ombud.accounts.services import user_create, user_private_key_unlock  # noqa: E402
 from ombud.cases.models import Case  # noqa: E402
-from ombud.cases.services import recovery  # noqa: E402
+from ombud.cases.services import rotation  # noqa: E402
 from ombud.cases.services.keys import case_content_read  # noqa: E402
 from ombud.cases.services.submit import case_submit  # noqa: E402
 from ombud.intake.mailin import mail_receive  # noqa: E402
@@ -134,9 +134,9 @@ for number in range(last + 1, 10_001):
 Case.objects.bulk_create(rows, batch_size=1000)
 cases = Case.objects.filter(organisation=org).count()
 started = time.perf_counter()
-result = recovery.recovery_rotate(actor=chair, organisation=org, kit_text=kit)
+result = rotation.recovery_rotate(actor=chair, organisation=org, kit_text=kit)
 while not result.new_shares:  # a request works for a limited time, then resumes
-    result = recovery.recovery_rotate(actor=chair, organisation=org, kit_text=kit)
+    result = rotation.recovery_rotate(actor=chair, organisation=org, kit_text=kit)
 elapsed = time.perf_counter() - started
 print(f"{'rotate the recovery key over ' + format(cases, ',') + ' cases':<55} {elapsed:8.2f} s")
 

@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from ombud.cases.services import grants, recovery
+from ombud.cases.services import rotation as kit_rotation
 from ombud.lib import crypto
 from ombud.lib.crypto import RecoveryKitError
 from ombud.lib.errors import ServiceError
@@ -253,7 +254,7 @@ ROTATION_TIME_BUDGET = 20.0
 def recovery_rotate(request, organisation):
     """Re-issue the kit: a new recovery key, split among the trustees named."""
     named = organisation.recovery_next_threshold is not None
-    proposed, threshold = recovery.trustees_default(organisation=organisation)
+    proposed, threshold = kit_rotation.trustees_default(organisation=organisation)
     form = RotateForm(
         request.POST or None,
         organisation=organisation,
@@ -262,7 +263,7 @@ def recovery_rotate(request, organisation):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            rotation = recovery.recovery_rotate(
+            rotation = kit_rotation.recovery_rotate(
                 actor=request.user,
                 organisation=organisation,
                 kit_text=form.cleaned_data["kit"],
@@ -296,7 +297,7 @@ def recovery_rotate(request, organisation):
         {
             "organisation": organisation,
             "form": form,
-            "rotation": recovery.rotation_status(organisation=organisation),
+            "rotation": kit_rotation.rotation_status(organisation=organisation),
             "team_size": org_selectors.members(organisation=organisation).count(),
             "next_trustees": org_selectors.recovery_trustees(
                 organisation=organisation, pending=True

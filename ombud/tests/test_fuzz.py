@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from conftest import browser
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
-from ombud.cases.tests.test_access import PUBLIC, ROUTES, _ids, _path, world  # noqa: F401
+from ombud.cases.tests.test_access import PUBLIC, ROUTES, _ids, _path, kept_world, world  # noqa: F401
 from ombud.notify.models import OutboxMessage
 from ombud.notify.sealing import outbox_open
 from ombud.notify.tasks import _send_email
@@ -200,8 +200,9 @@ def form_fields(client, name: str, matrix) -> dict[str, frozenset]:
             parser.feed(page.content.decode())
             fields = {k: set(v) for k, v in parser.forms.get(path, {}).items()}
     for key, value in (ROUTES[name].methods["POST"][1] or {}).items():
-        value = value.format(**ids) if isinstance(value, str) else value
-        fields.setdefault(key.format(**ids), set()).add(value)
+        for one in value if isinstance(value, list | tuple) else [value]:
+            one = one.format(**ids) if isinstance(one, str) else one
+            fields.setdefault(key.format(**ids), set()).add(one)
     return {k: frozenset(v) for k, v in fields.items()}
 
 

@@ -12,7 +12,7 @@ from django.apps import apps
 from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Grant, PendingAccess
-from ombud.cases.services import recovery
+from ombud.cases.services import recovery, rotation
 from ombud.cases.tests.test_access import MARKER, browser, kept_world, world  # noqa: F401 - fixture
 from ombud.lib import crypto
 from ombud.orgs.models import Organisation
@@ -311,14 +311,14 @@ def test_interrupted_rotation_leaves_every_case_readable_and_rerunning_completes
         raise Crash
 
     with pytest.raises(Crash):
-        recovery.recovery_rotate(
+        rotation.recovery_rotate(
             actor=world.alice,
             organisation=org,
             kit_text=world.kit_a,
             batch_size=3,
             after_batch=crash,
         )
-    status = recovery.rotation_status(organisation=org)
+    status = rotation.rotation_status(organisation=org)
     assert (status.done, status.total, status.in_progress) == (3, 7, True)
     # Every case still opens with the old kit; the old kit is still the current one.
     _opens_all(old_key, org)
@@ -327,7 +327,7 @@ def test_interrupted_rotation_leaves_every_case_readable_and_rerunning_completes
     # A report filed in the middle of the rotation is re-wrapped too.
     submit_report(world.event_a)
     seen = []
-    result = recovery.recovery_rotate(
+    result = rotation.recovery_rotate(
         actor=world.alice,
         organisation=org,
         kit_text=world.kit_a,
@@ -341,7 +341,7 @@ def test_interrupted_rotation_leaves_every_case_readable_and_rerunning_completes
     _opens_all(new_key, org)
     assert not Case.objects.filter(recovery_wrap_next__isnull=False).exists()
     with pytest.raises(crypto.RecoveryKitError, match="replaced"):
-        recovery.recovery_rotate(actor=world.alice, organisation=org, kit_text=world.kit_a)
+        rotation.recovery_rotate(actor=world.alice, organisation=org, kit_text=world.kit_a)
     assert AuditEvent.objects.filter(type=AuditType.RECOVERY_ROTATION_STARTED).count() == 1
     assert AuditEvent.objects.filter(type=AuditType.RECOVERY_ROTATED).count() == 1
 
@@ -350,7 +350,7 @@ def test_time_budget_stops_early_and_the_page_continues(world, submit_report):
     for _ in range(3):
         submit_report(world.event_a)
     org = Organisation.objects.get(pk=world.org_a.pk)
-    partial = recovery.recovery_rotate(
+    partial = rotation.recovery_rotate(
         actor=world.alice, organisation=org, kit_text=world.kit_a, batch_size=1, time_budget=0
     )
     assert (partial.done, partial.total, partial.new_shares) == (1, 4, ())

@@ -22,7 +22,7 @@ from ombud.audit.models import AuditEvent
 from ombud.audit.types import AuditType
 from ombud.cases.models import Case, Exclusion, Grant
 from ombud.cases.services import recovery
-from ombud.cases.tests.test_access import world  # noqa: F401 - fixture
+from ombud.cases.tests.test_access import kept_world, world  # noqa: F401 - fixture
 from ombud.lib import crypto
 from ombud.orgs.models import Membership, Organisation, RecoveryTrustee, Role
 from ombud.orgs.tests.test_team import JOIN_PASSWORD, join
