@@ -359,14 +359,13 @@ def _case_new(mail: ParsedMail, *, route: Route, uploads, notes) -> Case:
             attachments=uploads,
             case_hook=lambda case, key: tags.append(case_mail_tag(case=case, data_key=key)),
         )
-        case, receipt = filed.case, filed.receipt
     except ServiceError:
         # A closed event without an open standing event, or nobody who could
         # read the case: kept aside for the chairs rather than lost.
         raise NotStored("no case could be made") from None
     if mail.sender and not mail.no_reply and _auto_reply_allowed(mail.sender):
-        _auto_reply(mail, case=case, receipt=receipt, tag=tags[0], route=route)
-    return case
+        _auto_reply(mail, case=filed.case, receipt=filed.receipt, tag=tags[0], route=route)
+    return filed.case
 
 
 def _auto_reply_allowed(sender: str) -> bool:
