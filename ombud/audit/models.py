@@ -50,10 +50,9 @@ class AuditEvent(models.Model):
         except ValueError:
             return f"type {self.type}"
 
-    def compute_hash(self, key: bytes | None = None) -> str:
-        """The event's HMAC over its fields and the hash before it; `key` is
-        `chain_key()`, given by callers that hash many events."""
-        body = json.dumps(
+    def chain_body(self) -> bytes:
+        """What the chain's hash covers: the event's fields and the hash before it."""
+        return json.dumps(
             {
                 "org": self.organisation_id,
                 "seq": self.seq,
@@ -66,8 +65,12 @@ class AuditEvent(models.Model):
             },
             sort_keys=True,
             separators=(",", ":"),
-        )
-        return hmac.new(key or chain_key(), body.encode(), hashlib.sha256).hexdigest()
+        ).encode()
+
+    def compute_hash(self, key: bytes | None = None) -> str:
+        """The event's HMAC over `chain_body()`; `key` is `chain_key()`, given
+        by callers that hash many events."""
+        return hmac.new(key or chain_key(), self.chain_body(), hashlib.sha256).hexdigest()
 
 
 class AuditHead(models.Model):

@@ -40,21 +40,7 @@ def history(people, submit_report):
 
 def unkeyed_hash(event: AuditEvent) -> str:
     """The chain's formula before it was keyed: anyone could compute it."""
-    body = json.dumps(
-        {
-            "org": event.organisation_id,
-            "seq": event.seq,
-            "type": int(event.type),
-            "actor": event.actor_id,
-            "case": str(event.case_id) if event.case_id else None,
-            "data": event.data,
-            "at": event.created_at.isoformat(),
-            "prev": event.prev_hash,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    return hashlib.sha256(event.chain_body()).hexdigest()
 
 
 def _rewrite(organisation, rehash) -> None:
