@@ -46,7 +46,6 @@ from ombud.cases.models import Case, Channel, MailThreadRef, Message, PublicStat
 from ombud.cases.schema import ReportContent
 from ombud.cases.services.mail import (
     case_mail_tag,
-    mail_header_text,
     mail_message_id_new,
     mail_tag_lookup,
     mail_thread_lookup,
@@ -66,7 +65,7 @@ from ombud.lib import crypto
 from ombud.lib.errors import ServiceError
 from ombud.lib.throttle import throttle_allow
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import email_send
+from ombud.notify.services import email_send, mail_header_text
 from ombud.orgs.models import Event, Membership, Role
 
 logger = logging.getLogger(__name__)

@@ -87,13 +87,18 @@ def outbox_email(
     )
 
 
+def mail_header_text(value: str) -> str:
+    """Our own text for a mail header, on one line whatever it holds."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
+
+
 def email_render(template: str, context: dict) -> tuple[str, str]:
     """The subject (one line) and body of `templates/email/<template>`
     (`.subject.txt` and `.txt`), rendered as plain text: nothing is
     HTML-escaped, and the subject cannot start another header."""
     subject = render_to_string(f"{template}.subject.txt", context, using="email")
     body = render_to_string(f"{template}.txt", context, using="email")
-    return " ".join("".join(c if c.isprintable() else " " for c in subject).split()), body
+    return mail_header_text(subject), body
 
 
 def email_send(*, to: str, template: str, context: dict, organisation=None, **fields):

@@ -12,11 +12,6 @@ from ombud.lib import crypto
 MAIL_TAG_BYTES = 10  # 80 random bits: 16 base32 characters
 
 
-def mail_header_text(value: str) -> str:
-    """Our own text for a mail header, on one line whatever it holds."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
-
-
 def mail_tag_lookup(tag: str) -> bytes:
     return crypto.token_hash("mail-tag", tag.strip().upper().encode())
 

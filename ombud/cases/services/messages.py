@@ -13,10 +13,10 @@ from ombud.cases.models import (
 )
 from ombud.cases.services.base import contact_email, message_validate, status_set
 from ombud.cases.services.keys import case_content_decrypt, case_data_key
-from ombud.cases.services.mail import case_mail_tag, mail_header_text, mail_message_id_new
+from ombud.cases.services.mail import case_mail_tag, mail_message_id_new
 from ombud.lib import crypto
 from ombud.notify.models import OutboxMessage
-from ombud.notify.services import email_send
+from ombud.notify.services import email_send, mail_header_text
 
 
 def message_create(
